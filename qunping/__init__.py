@@ -1,0 +1,1 @@
+"""qunping (群评): community mass evaluations and pledge cycles, event-sourced."""

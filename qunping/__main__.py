@@ -1,0 +1,3 @@
+from qunping.cli import main
+
+main()

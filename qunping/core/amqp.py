@@ -1,0 +1,40 @@
+"""How qunping's events travel on RabbitMQ: exchanges, and the CloudEvents content type."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import kombu
+from kombu import serialization
+
+CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
+CLOUDEVENTS_SERIALIZER = "cloudevents"
+"""Name of the kombu serializer for CloudEvents; add it to nameko's `ACCEPT` config."""
+
+
+def events_exchange(log_name: str) -> kombu.Exchange:
+    """The exchange a log's events go to: the declaration nameko's event handlers use."""
+    return kombu.Exchange(f"{log_name}.events", type="topic", durable=True, delivery_mode=2)
+
+
+def _decode(body: bytes | str) -> Any:
+    return json.loads(body)
+
+
+def _encode(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def register_cloudevents_serializer() -> None:
+    """Let kombu (and so nameko) consumers decode structured-mode CloudEvents."""
+    serialization.register(
+        CLOUDEVENTS_SERIALIZER,
+        _encode,
+        _decode,
+        content_type=CLOUDEVENTS_CONTENT_TYPE,
+        content_encoding="utf-8",
+    )
+
+
+register_cloudevents_serializer()

@@ -1,0 +1,83 @@
+"""Configuration from the environment (twelve-factor), validated like every other input.
+
+The defaults are the embedded local set-up that `qunping infra up` provides, so a fresh
+clone runs with no configuration at all; a deployment sets the variables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import fields, validate
+
+from qunping.core.amqp import CLOUDEVENTS_SERIALIZER
+from qunping.core.schemas import StrictSchema, load
+
+LOCAL_MONGO_PORT = 27117
+DEFAULTS = {
+    "AMQP_URI": "amqp://guest:guest@127.0.0.1:5672/",
+    "MONGO_URI": f"mongodb://127.0.0.1:{LOCAL_MONGO_PORT}/?directConnection=true",
+    "QUNPING_DB_PREFIX": "qunping_",
+    "QUNPING_MAX_WORKERS": "20",
+    "QUNPING_LOG_LEVEL": "INFO",
+}
+
+
+class SettingsSchema(StrictSchema):
+    AMQP_URI = fields.String(required=True, validate=validate.Regexp(r"^amqps?://"))
+    MONGO_URI = fields.String(required=True, validate=validate.Regexp(r"^mongodb(\+srv)?://"))
+    QUNPING_DB_PREFIX = fields.String(
+        required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,31}$")
+    )
+    QUNPING_MAX_WORKERS = fields.Integer(required=True, validate=validate.Range(min=1, max=500))
+    QUNPING_LOG_LEVEL = fields.String(
+        required=True, validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"])
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    amqp_uri: str
+    mongo_uri: str
+    db_prefix: str
+    max_workers: int
+    log_level: str
+
+    def database_name(self, service: str) -> str:
+        """Each service owns one database; no service reads another's."""
+        return f"{self.db_prefix}{service}"
+
+    def nameko_config(self) -> dict[str, Any]:
+        return {
+            "AMQP_URI": self.amqp_uri,
+            "MONGO_URI": self.mongo_uri,
+            "QUNPING_DB_PREFIX": self.db_prefix,
+            "max_workers": self.max_workers,
+            "serializer": "json",
+            "ACCEPT": ["json", CLOUDEVENTS_SERIALIZER],
+            "LOGGING": {
+                "version": 1,
+                "disable_existing_loggers": False,
+                "formatters": {
+                    "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+                },
+                "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+                "root": {"level": self.log_level, "handlers": ["console"]},
+            },
+        }
+
+
+def settings_from(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from `environ` (default: the process environment) over the defaults."""
+    environ = os.environ if environ is None else environ
+    values = load(SettingsSchema(), {key: environ.get(key, default) for key, default in DEFAULTS.items()})
+    return Settings(
+        amqp_uri=values["AMQP_URI"],
+        mongo_uri=values["MONGO_URI"],
+        db_prefix=values["QUNPING_DB_PREFIX"],
+        max_workers=values["QUNPING_MAX_WORKERS"],
+        log_level=values["QUNPING_LOG_LEVEL"],
+    )

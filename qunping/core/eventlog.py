@@ -1,0 +1,249 @@
+"""The event log: each service's append-only, hash-chained, gapless record of facts.
+
+Every event has a place twice over: a `version` within its stream (one aggregate, e.g.
+`meeting-42`) for optimistic concurrency, and a `position` in the whole log, gapless and
+in commit order, for readers that follow everything (relays, projections, auditors).
+
+This module holds what every backend shares: the contract (`EventLog`), the checks an
+append must pass and how events are placed and chained. Backends only store and fetch.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from qunping.core.envelope import (
+    EVENT_TYPE_PATTERN,
+    GENESIS_HASH,
+    LOG_NAME_PATTERN,
+    STREAM_PATTERN,
+    NewEvent,
+    RecordedEvent,
+    record,
+    utc_now,
+)
+from qunping.core.errors import ConcurrencyError, InvalidEvent, Refused
+from qunping.core.schemas import PayloadSchemas
+
+ANY_VERSION: None = None
+"""`expected_version` meaning: append whatever the stream's version is."""
+NO_STREAM = 0
+"""`expected_version` meaning: the stream must not exist yet."""
+
+AppendListener = Callable[[Sequence[RecordedEvent]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamWrite:
+    """Events for one stream, and the version the writer believes the stream is at."""
+
+    stream: str
+    events: Sequence[NewEvent]
+    expected_version: int | None = ANY_VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class LogHead:
+    """The last position of a log and that event's hash (position 0: the empty log)."""
+
+    position: int
+    hash: str
+
+
+EMPTY_HEAD = LogHead(0, GENESIS_HASH)
+
+
+class DuplicateEventId(Exception):
+    """A backend found an event id of the append already stored."""
+
+
+class LogIntegrityError(RuntimeError):
+    """The stored log is not a gapless hash chain: it was tampered with or is corrupt."""
+
+
+class EventLog(ABC):
+    """One service's event log. Thread-safe; every method may be called concurrently."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        payload_schemas: PayloadSchemas | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        if not LOG_NAME_PATTERN.match(name):
+            raise ValueError(f"log name {name!r} must be lowercase letters, digits, underscores")
+        self.name = name
+        self.payload_schemas = payload_schemas
+        self.clock = clock
+        self._listeners: list[AppendListener] = []
+        self._listeners_lock = threading.Lock()
+
+    # -- writing ---------------------------------------------------------------------
+
+    def append(
+        self,
+        stream: str,
+        events: Sequence[NewEvent],
+        expected_version: int | None = ANY_VERSION,
+        *,
+        unchanged: Mapping[str, int] | None = None,
+    ) -> list[RecordedEvent]:
+        """Append `events` to `stream` atomically, or raise and write nothing.
+
+        `expected_version` is the version the caller decided against (`NO_STREAM` for a new
+        stream, `ANY_VERSION` to skip the check). `unchanged` names further streams the
+        decision read, at the versions read: if any moved on, the append is refused too.
+        An append retried with the same event ids returns the events first recorded.
+        """
+        return self.append_batch([StreamWrite(stream, events, expected_version)], unchanged=unchanged)
+
+    def append_batch(
+        self, writes: Sequence[StreamWrite], *, unchanged: Mapping[str, int] | None = None
+    ) -> list[RecordedEvent]:
+        """Append to several streams in one atomic step (all or nothing)."""
+        writes = list(writes)
+        self._check_well_formed(writes, unchanged or {})
+        try:
+            recorded = self._append(writes, dict(unchanged or {}))
+        except (ConcurrencyError, DuplicateEventId) as refusal:
+            replayed = self._already_recorded(writes)
+            if replayed is not None:
+                return replayed
+            if isinstance(refusal, DuplicateEventId):
+                raise Refused("an event id of this append is already recorded for another event")
+            raise
+        self._notify(recorded)
+        return recorded
+
+    @abstractmethod
+    def _append(
+        self, writes: list[StreamWrite], unchanged: dict[str, int]
+    ) -> list[RecordedEvent]:
+        """Store the writes at the log's head.
+
+        Raises `ConcurrencyError` on a stale version, `DuplicateEventId` on a reused id.
+        """
+
+    # -- reading ---------------------------------------------------------------------
+
+    @abstractmethod
+    def read_stream(self, stream: str, after_version: int = 0) -> list[RecordedEvent]:
+        """The stream's events after `after_version`, in version order."""
+
+    @abstractmethod
+    def read_batch(
+        self, after_position: int = 0, limit: int = 1000, until_position: int | None = None
+    ) -> list[RecordedEvent]:
+        """Up to `limit` events after `after_position` (and not after `until_position`)."""
+
+    def read_all(
+        self,
+        after_position: int = 0,
+        *,
+        until_position: int | None = None,
+        batch_size: int = 1000,
+    ) -> Iterator[RecordedEvent]:
+        """Everything after `after_position`, in position order, fetched in batches."""
+        while True:
+            batch = self.read_batch(after_position, batch_size, until_position)
+            yield from batch
+            if len(batch) < batch_size:
+                return
+            after_position = batch[-1].position
+
+    @abstractmethod
+    def head(self) -> LogHead:
+        """The log's last position and hash, read from storage now."""
+
+    @abstractmethod
+    def find_events(self, event_ids: Sequence[str]) -> dict[str, RecordedEvent]:
+        """The recorded events among `event_ids`, by id."""
+
+    def known_version(self, stream: str) -> int | None:
+        """The stream's version as this process last saw it, if it saw it; no I/O."""
+        return None
+
+    # -- observing -------------------------------------------------------------------
+
+    def add_append_listener(self, listener: AppendListener) -> None:
+        """Call `listener` with the events of every append this process makes."""
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
+    def _notify(self, recorded: Sequence[RecordedEvent]) -> None:
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(recorded)
+
+    # -- shared rules ----------------------------------------------------------------
+
+    def _check_well_formed(self, writes: list[StreamWrite], unchanged: Mapping[str, int]) -> None:
+        if not writes or any(not write.events for write in writes):
+            raise ValueError("an append needs at least one event per stream")
+        streams = [write.stream for write in writes]
+        if len(set(streams)) != len(streams):
+            raise ValueError("each stream may appear once in an append")
+        ids = [event.event_id for write in writes for event in write.events]
+        if len(set(ids)) != len(ids):
+            raise ValueError("event ids must be unique within an append")
+        for stream in [*streams, *unchanged]:
+            if not STREAM_PATTERN.match(stream):
+                raise ValueError(f"stream name {stream!r} must look like 'category-id'")
+        for write in writes:
+            for event in write.events:
+                if not EVENT_TYPE_PATTERN.match(event.type):
+                    raise InvalidEvent(event.type, {"type": ["must be PascalCase"]})
+                if self.payload_schemas is not None:
+                    self.payload_schemas.check(event.type, event.schema_version, event.data)
+
+    def _place(
+        self,
+        writes: list[StreamWrite],
+        unchanged: Mapping[str, int],
+        versions: Mapping[str, int],
+        head: LogHead,
+    ) -> list[RecordedEvent]:
+        """Check versions against `versions` (as of `head`) and chain the events after it."""
+        for stream, expected in unchanged.items():
+            if versions[stream] != expected:
+                raise ConcurrencyError(stream, expected, versions[stream])
+        recorded: list[RecordedEvent] = []
+        position, prev_hash, now = head.position, head.hash, self.clock()
+        for write in writes:
+            version = versions[write.stream]
+            if write.expected_version is not None and write.expected_version != version:
+                raise ConcurrencyError(write.stream, write.expected_version, version)
+            for event in write.events:
+                position, version = position + 1, version + 1
+                try:
+                    placed = record(
+                        self.name,
+                        event,
+                        stream=write.stream,
+                        version=version,
+                        position=position,
+                        prev_hash=prev_hash,
+                        recorded_at=now,
+                    )
+                except (TypeError, ValueError) as error:
+                    raise InvalidEvent(event.type, {"data": [str(error)]}) from None
+                recorded.append(placed)
+                prev_hash = placed.hash
+        return recorded
+
+    def _already_recorded(self, writes: list[StreamWrite]) -> list[RecordedEvent] | None:
+        """If every event of `writes` is in the log already, in its stream: a retried append."""
+        wanted = [(write.stream, event) for write in writes for event in write.events]
+        found = self.find_events([event.event_id for _, event in wanted])
+        if len(found) != len(wanted):
+            return None
+        replayed = [found[event.event_id] for _, event in wanted]
+        if any(got.stream != stream or got.type != event.type for (stream, event), got in zip(wanted, replayed)):
+            return None
+        return replayed

@@ -1,0 +1,225 @@
+"""The projection runner: turns a source log into read models, exactly once in effect.
+
+Messages may arrive twice, late or out of order; the runner applies each source event
+once, in position order. Its checkpoint (position and hash of the last applied event)
+is written in the same MongoDB transaction as the read-model changes, so a crash never
+leaves one without the other. An event that arrives ahead of the checkpoint reveals a
+gap, which the runner fills by reading the source log; one at or behind it is a
+duplicate and is dropped. Rebuilding drops the read models and replays from position 0.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from pymongo.client_session import ClientSession
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.operations import DeleteOne, ReplaceOne
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
+from qunping.core.envelope import RecordedEvent
+from qunping.core.eventlog import EMPTY_HEAD, LogHead, LogIntegrityError
+
+log = logging.getLogger(__name__)
+
+EventSource = Callable[[int, int], Sequence[RecordedEvent]]
+"""Reads a source log: up to `limit` events after `position`, in position order."""
+
+CHECKPOINTS = "projection_checkpoints"
+
+_DELETED = object()
+
+
+class ReadModels:
+    """The read-model documents a batch of events touches: read through, written on commit."""
+
+    def __init__(self, database: Database[dict[str, Any]], collections: Sequence[str]) -> None:
+        self._database = database
+        self._collections = set(collections)
+        self._documents: dict[tuple[str, Any], Any] = {}
+        self._changed: set[tuple[str, Any]] = set()
+
+    def get(self, collection: str, key: Any) -> dict[str, Any] | None:
+        """The document as this batch left it (a copy is kept: mutate what you get, then put)."""
+        self._check(collection)
+        slot = (collection, key)
+        if slot not in self._documents:
+            self._documents[slot] = self._database[collection].find_one({"_id": key})
+        document = self._documents[slot]
+        return None if document is None or document is _DELETED else copy.deepcopy(document)
+
+    def put(self, collection: str, key: Any, document: dict[str, Any]) -> None:
+        self._check(collection)
+        self._documents[(collection, key)] = {**document, "_id": key}
+        self._changed.add((collection, key))
+
+    def delete(self, collection: str, key: Any) -> None:
+        self._check(collection)
+        self._documents[(collection, key)] = _DELETED
+        self._changed.add((collection, key))
+
+    def find(self, collection: str, query: dict[str, Any]) -> list[dict[str, Any]]:
+        """Stored documents matching `query`, overlaid with this batch's unwritten changes."""
+        self._check(collection)
+        found = {document["_id"]: document for document in self._database[collection].find(query)}
+        for (name, key), document in self._documents.items():
+            if name == collection and (name, key) in self._changed:
+                found.pop(key, None)
+                if document is not _DELETED and _matches(document, query):
+                    found[key] = document
+        return [copy.deepcopy(document) for document in found.values()]
+
+    def flush(self, session: ClientSession) -> None:
+        by_collection: dict[str, list[ReplaceOne[Any] | DeleteOne]] = {}
+        for collection, key in sorted(self._changed, key=repr):
+            document = self._documents[(collection, key)]
+            operation: ReplaceOne[Any] | DeleteOne = (
+                DeleteOne({"_id": key})
+                if document is _DELETED
+                else ReplaceOne({"_id": key}, document, upsert=True)
+            )
+            by_collection.setdefault(collection, []).append(operation)
+        for collection, operations in by_collection.items():
+            self._database[collection].bulk_write(operations, ordered=True, session=session)
+
+    def _check(self, collection: str) -> None:
+        if collection not in self._collections:
+            raise KeyError(f"the projection does not own collection {collection!r}")
+
+
+def _matches(document: dict[str, Any], query: dict[str, Any]) -> bool:
+    """Equality on top-level fields: the only query shape `ReadModels.find` supports."""
+    return all(document.get(field) == value for field, value in query.items())
+
+
+class Projection(Protocol):
+    name: str
+    """Unique within the service's database; the checkpoint is kept under it."""
+    collections: Sequence[str]
+    """The read-model collections it owns: written only by it, dropped on rebuild."""
+
+    def apply(self, event: RecordedEvent, models: ReadModels) -> None:
+        """Fold one source event into the read models; ignore events of no interest."""
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        database: Database[dict[str, Any]],
+        projection: Projection,
+        source: EventSource,
+        *,
+        source_log: str,
+        batch_size: int = 500,
+    ) -> None:
+        self.projection = projection
+        self.source_log = source_log
+        self._database = database
+        self._source = source
+        self._batch_size = batch_size
+        self._checkpoints: Collection[dict[str, Any]] = database.get_collection(
+            CHECKPOINTS, write_concern=WriteConcern("majority"), read_concern=ReadConcern("majority")
+        )
+        self._checkpoint_id = f"{projection.name}:{source_log}"
+        self._cached: LogHead | None = None
+        self._lock = threading.RLock()
+
+    def checkpoint(self) -> LogHead:
+        with self._lock:
+            if self._cached is None:
+                document = self._checkpoints.find_one({"_id": self._checkpoint_id})
+                self._cached = (
+                    EMPTY_HEAD if document is None else LogHead(document["position"], document["hash"])
+                )
+            return self._cached
+
+    def deliver(self, event: RecordedEvent) -> int:
+        """Apply an event that arrived by message; return how many events were applied."""
+        if event.log != self.source_log:
+            raise ValueError(f"runner for {self.source_log!r} got an event of {event.log!r}")
+        with self._lock:
+            checkpoint = self.checkpoint()
+            if event.position <= checkpoint.position:
+                return 0
+            if event.position == checkpoint.position + 1:
+                return self._apply([event])
+            log.info(
+                "%s: gap before %s at %d; filling from the log",
+                self._checkpoint_id,
+                event.type,
+                event.position,
+            )
+            return self.catch_up(until_position=event.position)
+
+    def catch_up(self, until_position: int | None = None) -> int:
+        """Read the source log from the checkpoint and apply everything found."""
+        applied = 0
+        with self._lock:
+            while until_position is None or self.checkpoint().position < until_position:
+                batch = list(self._source(self.checkpoint().position, self._batch_size))
+                if until_position is not None:
+                    batch = [event for event in batch if event.position <= until_position]
+                if not batch:
+                    break
+                applied += self._apply(batch)
+        return applied
+
+    def rebuild(self) -> int:
+        """Drop the read models and the checkpoint, then replay the source from position 0."""
+        with self._lock:
+            for collection in self.projection.collections:
+                self._database.drop_collection(collection)
+            self._checkpoints.delete_one({"_id": self._checkpoint_id})
+            self._cached = None
+            return self.catch_up()
+
+    def _apply(self, events: Sequence[RecordedEvent]) -> int:
+        start = self.checkpoint()
+        checkpoint = start
+        models = ReadModels(self._database, self.projection.collections)
+        for event in events:
+            if event.position != checkpoint.position + 1 or event.prev_hash != checkpoint.hash:
+                raise LogIntegrityError(
+                    f"{self._checkpoint_id}: event {event.position} does not follow "
+                    f"position {checkpoint.position} of log {self.source_log!r}"
+                )
+            self.projection.apply(event, models)
+            checkpoint = LogHead(event.position, event.hash)
+        try:
+            self._commit(models, start, checkpoint)
+        except _CheckpointMoved:
+            self._cached = None  # another runner got there first: what it wrote stands
+            return 0
+        self._cached = checkpoint
+        return len(events)
+
+    def _commit(self, models: ReadModels, start: LogHead, end: LogHead) -> None:
+        with self._database.client.start_session() as session:
+            try:
+                with session.start_transaction():
+                    models.flush(session)
+                    moved = self._checkpoints.update_one(
+                        {"_id": self._checkpoint_id, "position": start.position},
+                        {"$set": {"position": end.position, "hash": end.hash}},
+                        upsert=start.position == 0,
+                        session=session,
+                    )
+                    if moved.matched_count == 0 and moved.upserted_id is None:
+                        raise _CheckpointMoved()
+            except DuplicateKeyError:
+                raise _CheckpointMoved() from None
+            except OperationFailure as error:
+                if error.has_error_label("TransientTransactionError"):
+                    raise _CheckpointMoved() from None
+                raise
+
+
+class _CheckpointMoved(Exception):
+    """Another runner advanced the checkpoint concurrently; this batch was not written."""

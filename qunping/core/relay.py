@@ -1,0 +1,186 @@
+"""The outbox relay: publishes a log's events to RabbitMQ in log order, losing none.
+
+The log is the outbox. The relay reads what follows its checkpoint, publishes each event
+persistent, `mandatory` and with publisher confirms, and moves the checkpoint only past
+events the broker confirmed. A crash between a confirm and the checkpoint write means
+those events go out again: duplicates are possible, losses are not, and every consumer
+recognises a duplicate by its position.
+
+Only one relay per log publishes at a time: a lease in MongoDB elects it, so replicas of
+a service do not race each other (a relay that loses its lease only causes duplicates).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import kombu
+from pymongo import ReturnDocument
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
+
+from qunping.core.amqp import CLOUDEVENTS_CONTENT_TYPE, events_exchange
+from qunping.core.envelope import RecordedEvent, json_bytes, to_cloudevent, utc_now
+from qunping.core.eventlog import EMPTY_HEAD, EventLog, LogHead, LogIntegrityError
+
+log = logging.getLogger(__name__)
+
+Outgoing = Callable[[RecordedEvent], dict[str, Any] | None]
+"""How an event is published: its CloudEvent, or None to keep it in the log only."""
+
+
+def relay_owner_id() -> str:
+    return f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        log: EventLog,
+        state: Collection[dict[str, Any]],
+        amqp_uri: str,
+        *,
+        outgoing: Outgoing = to_cloudevent,
+        owner: str | None = None,
+        batch_size: int = 500,
+        lease: timedelta = timedelta(seconds=10),
+    ) -> None:
+        self.log = log
+        self.exchange = events_exchange(log.name)
+        self._state = state
+        self._amqp_uri = amqp_uri
+        self._outgoing = outgoing
+        self.owner = owner or relay_owner_id()
+        self._batch_size = batch_size
+        self._lease = lease
+        self._checkpoint_id = f"relay:{self.exchange.name}"
+        self._lease_id = f"lease:{self.exchange.name}"
+        self._connection: kombu.Connection | None = None
+        self._producer: kombu.Producer | None = None
+        self.unroutable = 0
+        """Events the broker confirmed but no queue was bound for (subscribers catch up)."""
+
+    # -- the loop --------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, wake: threading.Event, poll_seconds: float = 1.0) -> None:
+        """Publish until `stop` is set; `wake` is set by appends so new events go out at once."""
+        failures = 0
+        while not stop.is_set():
+            wake.clear()
+            try:
+                if self.hold_lease():
+                    self.publish_pending()
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("relay for log %r failed; retrying", self.log.name)
+                self._disconnect()
+                stop.wait(min(0.2 * 2**failures, 10.0))
+                continue
+            wake.wait(poll_seconds)
+        self._disconnect()
+
+    def hold_lease(self) -> bool:
+        """Take or renew the publishing lease; False while another relay holds it."""
+        now = utc_now()
+        try:
+            self._state.find_one_and_update(
+                {"_id": self._lease_id, "$or": [{"owner": self.owner}, {"expires_at": {"$lt": now}}]},
+                {"$set": {"owner": self.owner, "expires_at": now + self._lease}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def release_lease(self) -> None:
+        self._state.delete_one({"_id": self._lease_id, "owner": self.owner})
+
+    # -- publishing ------------------------------------------------------------------
+
+    def checkpoint(self) -> LogHead:
+        """The last position confirmed by the broker, with that event's hash."""
+        document = self._state.find_one({"_id": self._checkpoint_id})
+        return EMPTY_HEAD if document is None else LogHead(document["position"], document["hash"])
+
+    def publish_pending(self) -> int:
+        """Publish every event after the checkpoint; return how many were published."""
+        checkpoint, published = self.checkpoint(), 0
+        while True:
+            batch = self.log.read_batch(checkpoint.position, self._batch_size)
+            if not batch:
+                return published
+            for event in batch:
+                if event.prev_hash != checkpoint.hash:
+                    raise LogIntegrityError(
+                        f"log {self.log.name!r}: event {event.position} does not follow "
+                        f"the published event {checkpoint.position}"
+                    )
+                self._publish(event)
+                checkpoint = LogHead(event.position, event.hash)
+            self._save_checkpoint(checkpoint)
+            published += len(batch)
+
+    def _publish(self, event: RecordedEvent) -> None:
+        cloudevent = self._outgoing(event)
+        if cloudevent is None:
+            return
+        producer = self._connected_producer()
+        # With confirm_publish the call returns only once the broker has the message.
+        producer.publish(
+            json_bytes(cloudevent),
+            exchange=self.exchange,
+            routing_key=event.type,
+            mandatory=True,
+            delivery_mode=2,
+            content_type=CLOUDEVENTS_CONTENT_TYPE,
+            content_encoding="utf-8",
+            message_id=event.event_id,
+            app_id=f"qunping-{self.log.name}",
+            headers={"position": event.position},
+            retry=True,
+            retry_policy={"max_retries": 5, "interval_start": 0.2, "interval_step": 0.5},
+        )
+
+    def _save_checkpoint(self, checkpoint: LogHead) -> None:
+        # Never move backwards: a relay that lost its lease may still finish a batch.
+        try:
+            self._state.update_one(
+                {"_id": self._checkpoint_id, "position": {"$lt": checkpoint.position}},
+                {"$set": {"position": checkpoint.position, "hash": checkpoint.hash}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            pass  # already at or past this checkpoint
+
+    def _connected_producer(self) -> kombu.Producer:
+        if self._producer is None:
+            connection = kombu.Connection(
+                self._amqp_uri, transport_options={"confirm_publish": True}, heartbeat=30
+            )
+            connection.ensure_connection(max_retries=3)
+            channel = connection.channel()
+            channel.events["basic_return"].add(self._on_return)
+            self.exchange(channel).declare()
+            self._connection = connection
+            self._producer = kombu.Producer(channel, exchange=self.exchange)
+        return self._producer
+
+    def _on_return(self, exception: Exception, exchange: str, routing_key: str, message: Any) -> None:
+        self.unroutable += 1
+        log.debug("no queue is bound for %s on %s", routing_key, exchange)
+
+    def _disconnect(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.release()
+            except Exception:  # the connection is already broken; nothing to release
+                log.debug("closing a broken AMQP connection failed", exc_info=True)
+        self._connection = self._producer = None

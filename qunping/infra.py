@@ -1,0 +1,363 @@
+"""Local infrastructure on one machine: RabbitMQ and a MongoDB wire server.
+
+RabbitMQ: use the broker at `AMQP_URI`; else the local one if it answers; else start an
+installed `rabbitmq-server`; else, on Debian as root, install it; else say what to do.
+MongoDB: use `MONGO_URI` if set; else run SecantusDB's `secantusd-py` with its data in
+`.qunping/mongo-data`. Everything here is idempotent, and `down` stops only what `up`
+started (a broker that was already running is left alone).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import kombu
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+from qunping.core.config import DEFAULTS, LOCAL_MONGO_PORT
+
+RABBITMQ_SERVER = "rabbitmq-server"
+RABBITMQ_SBIN = Path("/usr/sbin")
+
+
+class InfraError(RuntimeError):
+    """Something the operator must fix; the message says what and how."""
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    uri: str
+    running: bool
+    managed_by_qunping: bool
+    detail: str
+
+
+def home(environ: Mapping[str, str]) -> Path:
+    """Where local state lives (git-ignored): data, pid files, logs."""
+    return Path(environ.get("QUNPING_HOME", ".qunping")).resolve()
+
+
+def local_mongo_uri(environ: Mapping[str, str]) -> str:
+    return f"mongodb://127.0.0.1:{mongo_port(environ)}/?directConnection=true"
+
+
+def mongo_port(environ: Mapping[str, str]) -> int:
+    return int(environ.get("QUNPING_MONGO_PORT", LOCAL_MONGO_PORT))
+
+
+def effective_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables services need, pointing at what `up` provides unless set."""
+    return {
+        "AMQP_URI": environ.get("AMQP_URI", DEFAULTS["AMQP_URI"]),
+        "MONGO_URI": environ.get("MONGO_URI", local_mongo_uri(environ)),
+    }
+
+
+# -- RabbitMQ ------------------------------------------------------------------------
+
+
+class RabbitAction(enum.Enum):
+    USE_RUNNING = "use the broker that answers"
+    START = "start the installed rabbitmq-server"
+    INSTALL_AND_START = "install rabbitmq-server with apt-get, then start it"
+    GIVE_UP = "ask the operator"
+
+
+def rabbitmq_plan(
+    *, reachable: bool, uri_from_environment: bool, installed: bool, debian: bool, root: bool
+) -> RabbitAction:
+    """What to do about RabbitMQ, from what the machine looks like."""
+    if reachable:
+        return RabbitAction.USE_RUNNING
+    if uri_from_environment:
+        return RabbitAction.GIVE_UP  # the operator chose a broker; never start another
+    if installed:
+        return RabbitAction.START
+    if debian and root:
+        return RabbitAction.INSTALL_AND_START
+    return RabbitAction.GIVE_UP
+
+
+def amqp_reachable(uri: str, timeout: float = 3.0) -> str | None:
+    """None if an AMQP handshake with `uri` succeeds, else why not."""
+    try:
+        with kombu.Connection(uri, connect_timeout=timeout) as connection:
+            connection.ensure_connection(max_retries=1, timeout=timeout)
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def rabbitmq_installed() -> str | None:
+    found = shutil.which(RABBITMQ_SERVER) or shutil.which(RABBITMQ_SERVER, path=str(RABBITMQ_SBIN))
+    return found
+
+
+def ensure_rabbitmq(environ: Mapping[str, str]) -> Component:
+    uri = effective_environment(environ)["AMQP_URI"]
+    problem = amqp_reachable(uri)
+    action = rabbitmq_plan(
+        reachable=problem is None,
+        uri_from_environment="AMQP_URI" in environ,
+        installed=rabbitmq_installed() is not None,
+        debian=Path("/etc/debian_version").exists(),
+        root=hasattr(os, "geteuid") and os.geteuid() == 0,
+    )
+    if action is RabbitAction.USE_RUNNING:
+        return Component("rabbitmq", _redact(uri), True, _started_by_us(environ), "answering")
+    if action is RabbitAction.GIVE_UP:
+        raise InfraError(_rabbitmq_help(uri, problem, "AMQP_URI" in environ))
+    if action is RabbitAction.INSTALL_AND_START:
+        _apt_install(RABBITMQ_SERVER)
+    server = rabbitmq_installed()
+    assert server is not None
+    subprocess.run([server, "-detached"], check=True)
+    _remember(environ, rabbitmq_started=True)
+    _wait_for(lambda: amqp_reachable(uri) is None, 90, f"RabbitMQ at {_redact(uri)}")
+    return Component("rabbitmq", _redact(uri), True, True, f"started {server}")
+
+
+def _rabbitmq_help(uri: str, problem: str | None, chosen: bool) -> str:
+    if chosen:
+        return (
+            f"AMQP_URI={_redact(uri)} does not answer ({problem}). Start that broker, "
+            "or unset AMQP_URI to use a local RabbitMQ."
+        )
+    return (
+        f"No RabbitMQ answers at {_redact(uri)} ({problem}) and none is installed.\n"
+        "On Debian or Ubuntu: sudo apt-get install rabbitmq-server && "
+        "sudo rabbitmq-server -detached\n"
+        "Elsewhere: install RabbitMQ 3.12+ (https://www.rabbitmq.com/docs/download) and start it,\n"
+        "or set AMQP_URI=amqp://user:password@host:5672/ to a broker you already run."
+    )
+
+
+def _apt_install(package: str) -> None:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "--no-install-recommends", package]
+    if subprocess.run(install, env=env, check=False).returncode != 0:
+        subprocess.run(["apt-get", "update"], env=env, check=True)
+        subprocess.run(install, env=env, check=True)
+
+
+def stop_rabbitmq(environ: Mapping[str, str]) -> str:
+    if not _started_by_us(environ):
+        return "rabbitmq: left running (qunping did not start it)"
+    ctl = shutil.which("rabbitmqctl") or shutil.which("rabbitmqctl", path=str(RABBITMQ_SBIN))
+    if ctl:
+        subprocess.run([ctl, "stop"], check=False)
+    _remember(environ, rabbitmq_started=False)
+    return "rabbitmq: stopped"
+
+
+# -- MongoDB (SecantusDB) ------------------------------------------------------------
+
+
+def mongo_reachable(uri: str, timeout_ms: int = 2000) -> str | None:
+    client: MongoClient[dict[str, object]] = MongoClient(uri, serverSelectionTimeoutMS=timeout_ms)
+    try:
+        client.admin.command("ping")
+    except PyMongoError as error:
+        return f"{type(error).__name__}: {str(error).split(' (configured')[0]}"
+    finally:
+        client.close()
+    return None
+
+
+def secantus_executable() -> str:
+    beside_python = Path(sys.executable).parent / "secantusd-py"
+    found = str(beside_python) if beside_python.exists() else shutil.which("secantusd-py")
+    if not found:
+        raise InfraError(
+            "secantusd-py is not installed: run `make run` (it installs the local extras), "
+            "or `pip install 'qunping[local]'`, or set MONGO_URI to a MongoDB you run."
+        )
+    return found
+
+
+def start_secantus(port: int, data_dir: Path, log_file: Path) -> subprocess.Popen[bytes]:
+    """Start `secantusd-py` detached from this process; it syncs every commit to disk."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as output:
+        return subprocess.Popen(
+            [
+                secantus_executable(),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--storage-path",
+                str(data_dir),
+                "--sync-on-commit",
+                "--log-level",
+                "WARNING",
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def ensure_mongodb(environ: Mapping[str, str]) -> Component:
+    if "MONGO_URI" in environ:
+        uri = environ["MONGO_URI"]
+        problem = mongo_reachable(uri)
+        if problem:
+            raise InfraError(f"MONGO_URI={_redact(uri)} does not answer ({problem}).")
+        return Component("mongodb", _redact(uri), True, False, "answering (MONGO_URI)")
+    uri, state = local_mongo_uri(environ), home(environ)
+    pid = _running_pid(state / "mongodb.pid")
+    if pid and mongo_reachable(uri) is None:
+        return Component("mongodb", uri, True, True, f"secantusd-py pid {pid}, data {state / 'mongo-data'}")
+    if _port_in_use(mongo_port(environ)):
+        raise InfraError(
+            f"port {mongo_port(environ)} is taken by another program; set QUNPING_MONGO_PORT "
+            "to a free port, or MONGO_URI to a MongoDB you run."
+        )
+    process = start_secantus(mongo_port(environ), state / "mongo-data", state / "logs" / "mongodb.log")
+    (state / "mongodb.pid").write_text(str(process.pid))
+    _wait_for(lambda: mongo_reachable(uri, 500) is None, 60, f"secantusd-py on {uri}")
+    return Component(
+        "mongodb", uri, True, True, f"started secantusd-py pid {process.pid}, data {state / 'mongo-data'}"
+    )
+
+
+def stop_mongodb(environ: Mapping[str, str]) -> str:
+    pid_file = home(environ) / "mongodb.pid"
+    pid = _running_pid(pid_file)
+    if pid is None:
+        pid_file.unlink(missing_ok=True)
+        return "mongodb: not running under qunping"
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.2)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+    return f"mongodb: stopped secantusd-py pid {pid}"
+
+
+# -- the commands --------------------------------------------------------------------
+
+
+def up(environ: Mapping[str, str], only: str | None = None) -> list[Component]:
+    home(environ).mkdir(parents=True, exist_ok=True)
+    components = []
+    if only in (None, "rabbitmq"):
+        components.append(ensure_rabbitmq(environ))
+    if only in (None, "mongodb"):
+        components.append(ensure_mongodb(environ))
+    return components
+
+
+def down(environ: Mapping[str, str]) -> list[str]:
+    return [stop_mongodb(environ), stop_rabbitmq(environ)]
+
+
+def status(environ: Mapping[str, str]) -> list[Component]:
+    env = effective_environment(environ)
+    rabbit_problem = amqp_reachable(env["AMQP_URI"], timeout=2)
+    mongo_problem = mongo_reachable(env["MONGO_URI"])
+    pid = _running_pid(home(environ) / "mongodb.pid")
+    return [
+        Component(
+            "rabbitmq",
+            _redact(env["AMQP_URI"]),
+            rabbit_problem is None,
+            _started_by_us(environ),
+            rabbit_problem or "answering",
+        ),
+        Component(
+            "mongodb",
+            _redact(env["MONGO_URI"]),
+            mongo_problem is None,
+            pid is not None and "MONGO_URI" not in environ,
+            mongo_problem
+            or (f"secantusd-py pid {pid}" if pid and "MONGO_URI" not in environ else "answering"),
+        ),
+    ]
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def _redact(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.password:
+        return uri.replace(f":{parts.password}@", ":***@", 1)
+    return uri
+
+
+def _wait_for(ready: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        time.sleep(0.3)
+    raise InfraError(f"{what} did not become ready within {seconds:.0f}s")
+
+
+def _running_pid(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); it is not running.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _state_file(environ: Mapping[str, str]) -> Path:
+    return home(environ) / "infra.json"
+
+
+def _started_by_us(environ: Mapping[str, str]) -> bool:
+    try:
+        return bool(json.loads(_state_file(environ).read_text()).get("rabbitmq_started"))
+    except (OSError, ValueError):
+        return False
+
+
+def _remember(environ: Mapping[str, str], **facts: bool) -> None:
+    path = _state_file(environ)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        state = {}
+    path.write_text(json.dumps({**state, **facts}))

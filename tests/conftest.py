@@ -1,0 +1,132 @@
+"""Fixtures for every test: a real RabbitMQ (a private vhost per run) and a real MongoDB
+wire server (SecantusDB on a free port, or QUNPING_TEST_MONGO_URI).
+
+nameko services run inside the test process, so the process is eventlet-patched first,
+as `nameko test` would do.
+"""
+
+import warnings
+
+warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
+
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+from urllib.parse import urlsplit, urlunsplit  # noqa: E402
+
+import pytest  # noqa: E402
+from pymongo import MongoClient  # noqa: E402
+from pymongo.database import Database  # noqa: E402
+
+from qunping import infra  # noqa: E402
+from qunping.core.config import DEFAULTS  # noqa: E402
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class MongoServer:
+    """A secantusd-py process of the test run's own, which tests may stop and restart."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.uri = f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = infra.start_secantus(self.port, self.data_dir, self.data_dir.parent / "mongodb.log")
+        infra._wait_for(lambda: infra.mongo_reachable(self.uri, 500) is None, 60, self.uri)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=60)
+            self.process = None
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if "QUNPING_TEST_MONGO_URI" in os.environ:
+        yield os.environ["QUNPING_TEST_MONGO_URI"]
+        return
+    server = MongoServer(tmp_path_factory.mktemp("mongo") / "data")
+    server.start()
+    yield server.uri
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_client(mongo_uri: str) -> Iterator[MongoClient[dict[str, Any]]]:
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def database(mongo_client: MongoClient[dict[str, Any]]) -> Iterator[Database[dict[str, Any]]]:
+    """A fresh database per test, dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield mongo_client[name]
+    mongo_client.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def amqp_uri() -> Iterator[str]:
+    """A private vhost on the real broker, so tests never meet a running qunping."""
+    base = os.environ.get("QUNPING_TEST_AMQP_URI") or os.environ.get("AMQP_URI") or DEFAULTS["AMQP_URI"]
+    problem = infra.amqp_reachable(base)
+    if problem:
+        pytest.exit(f"RabbitMQ is not reachable at {base} ({problem}); run `qunping infra up`", 2)
+    if "QUNPING_TEST_AMQP_URI" in os.environ:
+        yield base
+        return
+    ctl = shutil.which("rabbitmqctl") or shutil.which("rabbitmqctl", path="/usr/sbin")
+    vhost = f"qunping_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    user = urlsplit(base).username or "guest"
+    created = ctl is not None and all(
+        subprocess.run(command, capture_output=True, check=False).returncode == 0
+        for command in (
+            [ctl, "add_vhost", vhost],
+            [ctl, "set_permissions", "-p", vhost, user, ".*", ".*", ".*"],
+        )
+    )
+    if not created:
+        pytest.exit(
+            "could not create a private RabbitMQ vhost with rabbitmqctl (run as root, or set "
+            "QUNPING_TEST_AMQP_URI to a vhost reserved for tests)",
+            2,
+        )
+    parts = urlsplit(base)
+    yield urlunsplit((parts.scheme, parts.netloc, f"/{vhost}", "", ""))
+    subprocess.run([ctl, "delete_vhost", vhost], capture_output=True, check=False)  # type: ignore[list-item]
+
+
+@pytest.fixture
+def nameko_config(
+    amqp_uri: str, mongo_uri: str, mongo_client: MongoClient[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """A nameko config for services under test, with a database prefix of the test's own."""
+    from qunping.core.config import settings_from
+
+    prefix = f"t{uuid.uuid4().hex[:8]}_"
+    settings = settings_from({"AMQP_URI": amqp_uri, "MONGO_URI": mongo_uri, "QUNPING_DB_PREFIX": prefix})
+    yield settings.nameko_config()
+    for name in mongo_client.list_database_names():
+        if name.startswith(prefix):
+            mongo_client.drop_database(name)

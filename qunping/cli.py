@@ -1,8 +1,8 @@
 """`qunping`: the one command an operator runs by hand.
 
-    qunping infra up|down|status      local RabbitMQ and MongoDB
-    qunping run                       every service, each in its own process
-    qunping service NAME              one service in this process (container entrypoint)
+qunping infra up|down|status      local RabbitMQ and MongoDB
+qunping run                       every service, each in its own process
+qunping service NAME              one service in this process (container entrypoint)
 """
 
 # nameko runs on eventlet: patch the standard library before anything opens a socket.

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import kombu
+from kombu.connection import Connection
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
@@ -95,7 +95,7 @@ def rabbitmq_plan(
 def amqp_reachable(uri: str, timeout: float = 3.0) -> str | None:
     """None if an AMQP handshake with `uri` succeeds, else why not."""
     try:
-        with kombu.Connection(uri, connect_timeout=timeout) as connection:
+        with Connection(uri, connect_timeout=timeout) as connection:
             connection.ensure_connection(max_retries=1, timeout=timeout)
     except Exception as error:
         return f"{type(error).__name__}: {error}"
@@ -224,17 +224,25 @@ def ensure_mongodb(environ: Mapping[str, str]) -> Component:
     uri, state = local_mongo_uri(environ), home(environ)
     pid = _running_pid(state / "mongodb.pid")
     if pid and mongo_reachable(uri) is None:
-        return Component("mongodb", uri, True, True, f"secantusd-py pid {pid}, data {state / 'mongo-data'}")
+        return Component(
+            "mongodb", uri, True, True, f"secantusd-py pid {pid}, data {state / 'mongo-data'}"
+        )
     if _port_in_use(mongo_port(environ)):
         raise InfraError(
             f"port {mongo_port(environ)} is taken by another program; set QUNPING_MONGO_PORT "
             "to a free port, or MONGO_URI to a MongoDB you run."
         )
-    process = start_secantus(mongo_port(environ), state / "mongo-data", state / "logs" / "mongodb.log")
+    process = start_secantus(
+        mongo_port(environ), state / "mongo-data", state / "logs" / "mongodb.log"
+    )
     (state / "mongodb.pid").write_text(str(process.pid))
     _wait_for(lambda: mongo_reachable(uri, 500) is None, 60, f"secantusd-py on {uri}")
     return Component(
-        "mongodb", uri, True, True, f"started secantusd-py pid {process.pid}, data {state / 'mongo-data'}"
+        "mongodb",
+        uri,
+        True,
+        True,
+        f"started secantusd-py pid {process.pid}, data {state / 'mongo-data'}",
     )
 
 
@@ -335,6 +343,14 @@ def _alive(pid: int) -> bool:
     except OSError:
         return True
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (for servers of a test or benchmark run)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _port_in_use(port: int) -> bool:

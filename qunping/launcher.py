@@ -55,7 +55,9 @@ def run_all(environ: Mapping[str, str], log_dir: Path, names: list[str] | None =
         while True:
             for name, process in processes.items():
                 if process.poll() is not None:
-                    print(f"service {name} exited with {process.returncode}; see {log_dir / name}.log")
+                    print(
+                        f"service {name} exited with {process.returncode}; see {log_dir / name}.log"
+                    )
                     return process.returncode or 1
             time.sleep(0.5)
     except KeyboardInterrupt:

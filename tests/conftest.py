@@ -15,7 +15,6 @@ eventlet.monkey_patch()
 
 import os  # noqa: E402
 import shutil  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
@@ -33,24 +32,19 @@ from qunping.core.config import DEFAULTS  # noqa: E402
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class MongoServer:
     """A secantusd-py process of the test run's own, which tests may stop and restart."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.port = free_port()
+        self.port = infra.free_port()
         self.data_dir = data_dir
         self.uri = f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.process = infra.start_secantus(self.port, self.data_dir, self.data_dir.parent / "mongodb.log")
+        self.process = infra.start_secantus(
+            self.port, self.data_dir, self.data_dir.parent / "mongodb.log"
+        )
         infra._wait_for(lambda: infra.mongo_reachable(self.uri, 500) is None, 60, self.uri)
 
     def stop(self) -> None:
@@ -89,7 +83,11 @@ def database(mongo_client: MongoClient[dict[str, Any]]) -> Iterator[Database[dic
 @pytest.fixture(scope="session")
 def amqp_uri() -> Iterator[str]:
     """A private vhost on the real broker, so tests never meet a running qunping."""
-    base = os.environ.get("QUNPING_TEST_AMQP_URI") or os.environ.get("AMQP_URI") or DEFAULTS["AMQP_URI"]
+    base = (
+        os.environ.get("QUNPING_TEST_AMQP_URI")
+        or os.environ.get("AMQP_URI")
+        or DEFAULTS["AMQP_URI"]
+    )
     problem = infra.amqp_reachable(base)
     if problem:
         pytest.exit(f"RabbitMQ is not reachable at {base} ({problem}); run `qunping infra up`", 2)
@@ -125,7 +123,9 @@ def nameko_config(
     from qunping.core.config import settings_from
 
     prefix = f"t{uuid.uuid4().hex[:8]}_"
-    settings = settings_from({"AMQP_URI": amqp_uri, "MONGO_URI": mongo_uri, "QUNPING_DB_PREFIX": prefix})
+    settings = settings_from(
+        {"AMQP_URI": amqp_uri, "MONGO_URI": mongo_uri, "QUNPING_DB_PREFIX": prefix}
+    )
     yield settings.nameko_config()
     for name in mongo_client.list_database_names():
         if name.startswith(prefix):

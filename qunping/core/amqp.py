@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import kombu
 from kombu import serialization
+from kombu.entity import Exchange
 
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 CLOUDEVENTS_SERIALIZER = "cloudevents"
 """Name of the kombu serializer for CloudEvents; add it to nameko's `ACCEPT` config."""
 
 
-def events_exchange(log_name: str) -> kombu.Exchange:
+def events_exchange(log_name: str) -> Exchange:
     """The exchange a log's events go to: the declaration nameko's event handlers use."""
-    return kombu.Exchange(f"{log_name}.events", type="topic", durable=True, delivery_mode=2)
+    return Exchange(f"{log_name}.events", type="topic", durable=True, delivery_mode=2)
 
 
 def _decode(body: bytes | str) -> Any:

@@ -73,7 +73,9 @@ class Settings:
 def settings_from(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from `environ` (default: the process environment) over the defaults."""
     environ = os.environ if environ is None else environ
-    values = load(SettingsSchema(), {key: environ.get(key, default) for key, default in DEFAULTS.items()})
+    values = load(
+        SettingsSchema(), {key: environ.get(key, default) for key, default in DEFAULTS.items()}
+    )
     return Settings(
         amqp_uri=values["AMQP_URI"],
         mongo_uri=values["MONGO_URI"],

@@ -21,7 +21,9 @@ from qunping.core.schemas import PayloadSchemas
 RELAY_STATE = "relay_state"
 
 
-def service_database(config: dict[str, Any], service: str) -> tuple[MongoClient[dict[str, Any]], Database[dict[str, Any]]]:
+def service_database(
+    config: dict[str, Any], service: str
+) -> tuple[MongoClient[dict[str, Any]], Database[dict[str, Any]]]:
     client: MongoClient[dict[str, Any]] = MongoClient(config["MONGO_URI"], tz_aware=True)
     return client, client[f"{config.get('QUNPING_DB_PREFIX', 'qunping_')}{service}"]
 
@@ -30,7 +32,9 @@ class MongoDatabase(DependencyProvider):  # type: ignore[misc]
     """The service's own database, `{QUNPING_DB_PREFIX}{service name}`."""
 
     def setup(self) -> None:
-        self.client, self.database = service_database(self.container.config, self.container.service_name)
+        self.client, self.database = service_database(
+            self.container.config, self.container.service_name
+        )
 
     def stop(self) -> None:
         self.client.close()
@@ -65,7 +69,10 @@ class EventLogDependency(DependencyProvider):  # type: ignore[misc]
         self.client, self.database = service_database(self.container.config, name)
         self.log = MongoEventLog(self.database, name, payload_schemas=self.payload_schemas)
         self.relay = OutboxRelay(
-            self.log, self.database[RELAY_STATE], self.container.config["AMQP_URI"], outgoing=self.outgoing
+            self.log,
+            self.database[RELAY_STATE],
+            self.container.config["AMQP_URI"],
+            outgoing=self.outgoing,
         )
         self._stop, self._wake = threading.Event(), threading.Event()
         self.log.add_append_listener(lambda _events: self._wake.set())

@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from marshmallow import fields, validate
+
+from qunping.core.schemas import STREAM_PATTERN, StrictSchema, load
+
 GENESIS_HASH = "0" * 64
 """The `prev_hash` of the first event of every log."""
-
-EVENT_TYPE_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]{1,63}$")
-STREAM_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}-[A-Za-z0-9_.:-]{1,160}$")
-LOG_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
 def new_event_id() -> str:
@@ -169,26 +168,53 @@ def to_cloudevent(event: RecordedEvent) -> dict[str, Any]:
     return cloudevent
 
 
+HASH = validate.Regexp(r"^[0-9a-f]{64}$", error="must be a lowercase hex SHA-256 digest")
+TIME = validate.Regexp(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$", error="must be UTC with milliseconds"
+)
+
+
+class CloudEventSchema(StrictSchema):
+    """Exactly the CloudEvents 1.0 structured form `to_cloudevent` produces."""
+
+    specversion = fields.String(required=True, validate=validate.Equal("1.0"))
+    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    source = fields.String(required=True, validate=validate.Regexp(r"^/qunping/[a-z][a-z0-9_]*$"))
+    type = fields.String(
+        required=True, validate=validate.Regexp(r"^qunping\.[a-z][a-z0-9_]*\.[A-Z][A-Za-z0-9]+$")
+    )
+    subject = fields.String(required=True, validate=validate.Regexp(STREAM_PATTERN))
+    time = fields.String(required=True, validate=TIME)
+    datacontenttype = fields.String(required=True, validate=validate.Equal("application/json"))
+    dataschema = fields.String(required=True)
+    position = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    streamversion = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    schemaversion = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    correlationid = fields.String(required=True)
+    causationid = fields.String()
+    prevhash = fields.String(required=True, validate=HASH)
+    hash = fields.String(required=True, validate=HASH)
+    data = fields.Dict(required=True, keys=fields.String())
+
+
 def from_cloudevent(cloudevent: Mapping[str, Any]) -> RecordedEvent:
     """Read a published event back, refusing anything that is not exactly our form."""
-    from qunping.core.schemas import CloudEventSchema
-
-    fields = CloudEventSchema().load(cloudevent)
-    log = fields["source"].removeprefix("/qunping/")
+    attributes = load(CloudEventSchema(), cloudevent)
+    log = attributes["source"].removeprefix("/qunping/")
     return RecordedEvent(
         log=log,
-        position=fields["position"],
-        stream=fields["subject"],
-        version=fields["streamversion"],
-        event_id=fields["id"],
-        type=fields["type"].removeprefix(f"qunping.{log}."),
-        schema_version=fields["schemaversion"],
-        recorded_at=parse_time(fields["time"]),
-        correlation_id=fields["correlationid"],
-        causation_id=fields.get("causationid"),
-        data=fields["data"],
-        prev_hash=fields["prevhash"],
-        hash=fields["hash"],
+        position=attributes["position"],
+        stream=attributes["subject"],
+        version=attributes["streamversion"],
+        event_id=attributes["id"],
+        type=attributes["type"].removeprefix(f"qunping.{log}."),
+        schema_version=attributes["schemaversion"],
+        recorded_at=parse_time(attributes["time"]),
+        correlation_id=attributes["correlationid"],
+        causation_id=attributes.get("causationid"),
+        data=attributes["data"],
+        prev_hash=attributes["prevhash"],
+        hash=attributes["hash"],
     )
 
 

@@ -17,22 +17,27 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from qunping.core.envelope import (
-    EVENT_TYPE_PATTERN,
     GENESIS_HASH,
-    LOG_NAME_PATTERN,
-    STREAM_PATTERN,
     NewEvent,
     RecordedEvent,
     record,
     utc_now,
 )
 from qunping.core.errors import ConcurrencyError, InvalidEvent, Refused
-from qunping.core.schemas import PayloadSchemas
+from qunping.core.schemas import (
+    EVENT_TYPE_PATTERN,
+    LOG_NAME_PATTERN,
+    STREAM_PATTERN,
+    PayloadSchemas,
+)
 
 ANY_VERSION: None = None
 """`expected_version` meaning: append whatever the stream's version is."""
 NO_STREAM = 0
 """`expected_version` meaning: the stream must not exist yet."""
+
+MAX_EVENTS_PER_APPEND = 1000
+"""An append is stored whole; this keeps it far below a MongoDB document's 16 MB."""
 
 AppendListener = Callable[[Sequence[RecordedEvent]], None]
 
@@ -100,7 +105,9 @@ class EventLog(ABC):
         decision read, at the versions read: if any moved on, the append is refused too.
         An append retried with the same event ids returns the events first recorded.
         """
-        return self.append_batch([StreamWrite(stream, events, expected_version)], unchanged=unchanged)
+        return self.append_batch(
+            [StreamWrite(stream, events, expected_version)], unchanged=unchanged
+        )
 
     def append_batch(
         self, writes: Sequence[StreamWrite], *, unchanged: Mapping[str, int] | None = None
@@ -115,15 +122,15 @@ class EventLog(ABC):
             if replayed is not None:
                 return replayed
             if isinstance(refusal, DuplicateEventId):
-                raise Refused("an event id of this append is already recorded for another event")
+                raise Refused(
+                    "an event id of this append is already recorded for another event"
+                ) from None
             raise
         self._notify(recorded)
         return recorded
 
     @abstractmethod
-    def _append(
-        self, writes: list[StreamWrite], unchanged: dict[str, int]
-    ) -> list[RecordedEvent]:
+    def _append(self, writes: list[StreamWrite], unchanged: dict[str, int]) -> list[RecordedEvent]:
         """Store the writes at the log's head.
 
         Raises `ConcurrencyError` on a stale version, `DuplicateEventId` on a reused id.
@@ -161,8 +168,8 @@ class EventLog(ABC):
         """The log's last position and hash, read from storage now."""
 
     @abstractmethod
-    def find_events(self, event_ids: Sequence[str]) -> dict[str, RecordedEvent]:
-        """The recorded events among `event_ids`, by id."""
+    def find_append(self, first_event_id: str) -> list[RecordedEvent]:
+        """The events of the append whose first event has this id (empty if none)."""
 
     def known_version(self, stream: str) -> int | None:
         """The stream's version as this process last saw it, if it saw it; no I/O."""
@@ -186,6 +193,8 @@ class EventLog(ABC):
     def _check_well_formed(self, writes: list[StreamWrite], unchanged: Mapping[str, int]) -> None:
         if not writes or any(not write.events for write in writes):
             raise ValueError("an append needs at least one event per stream")
+        if sum(len(write.events) for write in writes) > MAX_EVENTS_PER_APPEND:
+            raise ValueError(f"an append holds at most {MAX_EVENTS_PER_APPEND} events")
         streams = [write.stream for write in writes]
         if len(set(streams)) != len(streams):
             raise ValueError("each stream may appear once in an append")
@@ -238,12 +247,11 @@ class EventLog(ABC):
         return recorded
 
     def _already_recorded(self, writes: list[StreamWrite]) -> list[RecordedEvent] | None:
-        """If every event of `writes` is in the log already, in its stream: a retried append."""
+        """The events first recorded, if `writes` is an append retried with the same ids."""
         wanted = [(write.stream, event) for write in writes for event in write.events]
-        found = self.find_events([event.event_id for _, event in wanted])
-        if len(found) != len(wanted):
-            return None
-        replayed = [found[event.event_id] for _, event in wanted]
-        if any(got.stream != stream or got.type != event.type for (stream, event), got in zip(wanted, replayed)):
-            return None
-        return replayed
+        found = self.find_append(wanted[0][1].event_id)
+        same = len(found) == len(wanted) and all(
+            (got.event_id, got.stream, got.type) == (event.event_id, stream, event.type)
+            for (stream, event), got in zip(wanted, found, strict=True)
+        )
+        return found if same else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 
 from qunping.core.envelope import RecordedEvent, utc_now
@@ -24,6 +24,7 @@ class InMemoryEventLog(EventLog):
         self._events: list[RecordedEvent] = []
         self._streams: dict[str, list[RecordedEvent]] = {}
         self._by_id: dict[str, RecordedEvent] = {}
+        self._appends: dict[str, list[RecordedEvent]] = {}
 
     def _append(self, writes: list[StreamWrite], unchanged: dict[str, int]) -> list[RecordedEvent]:
         with self._lock:
@@ -36,6 +37,7 @@ class InMemoryEventLog(EventLog):
                 self._events.append(event)
                 self._streams.setdefault(event.stream, []).append(event)
                 self._by_id[event.event_id] = event
+            self._appends[recorded[0].event_id] = recorded
             return recorded
 
     def read_stream(self, stream: str, after_version: int = 0) -> list[RecordedEvent]:
@@ -46,7 +48,11 @@ class InMemoryEventLog(EventLog):
         self, after_position: int = 0, limit: int = 1000, until_position: int | None = None
     ) -> list[RecordedEvent]:
         with self._lock:
-            end = len(self._events) if until_position is None else min(until_position, len(self._events))
+            end = (
+                len(self._events)
+                if until_position is None
+                else min(until_position, len(self._events))
+            )
             return self._events[after_position : min(end, after_position + limit)]
 
     def head(self) -> LogHead:
@@ -58,9 +64,9 @@ class InMemoryEventLog(EventLog):
             return EMPTY_HEAD
         return LogHead(self._events[-1].position, self._events[-1].hash)
 
-    def find_events(self, event_ids: Sequence[str]) -> dict[str, RecordedEvent]:
+    def find_append(self, first_event_id: str) -> list[RecordedEvent]:
         with self._lock:
-            return {event_id: self._by_id[event_id] for event_id in event_ids if event_id in self._by_id}
+            return list(self._appends.get(first_event_id, ()))
 
     def known_version(self, stream: str) -> int | None:
         with self._lock:

@@ -1,19 +1,25 @@
-"""The event log on MongoDB: one collection per service log, one document per event.
+"""The event log on MongoDB: one collection per service log, one document per append.
+
+An append ("commit") is stored as a single document holding its events, so it is atomic
+without a multi-document transaction and costs one insert however many events it holds:
+
+    {_id: first position, last: last position, commit: first event's id,
+     streams: [streams written], events: [{stream, version, id, type, ..., hash}, ...]}
 
 How positions stay gapless and in commit order without a sequence generator
 ---------------------------------------------------------------------------
-An event's position is its document `_id`. A writer only ever inserts at the position
-right after the last event it has *seen committed*, so position n+1 can exist only once
-n is committed and visible: a reader of "everything after P" never misses an event that
-commits later with a smaller position, and no position is ever skipped. Two writers
-claiming the same position collide on the `_id` unique index; the loser reads what it
-missed and tries again. A multi-event append claims its positions in one transaction.
+A writer only ever inserts its commit at the position right after the last event it has
+*seen committed*, so position n+1 can exist only once n is committed and visible: a
+reader of "everything after P" never misses an event that commits later with a smaller
+position, and no position is ever skipped. Two writers claiming the same position
+collide on the `_id` unique index; the loser reads what it missed and tries again.
 
-The same rule makes every append a compare-and-set on the whole log: a write at n+1
+The same rule makes every append a compare-and-set on the whole log: a claim of n+1
 succeeds only if nothing was written after n, the head this process had in view. So the
 process may trust what it learnt as of n (stream versions, the head's hash) without
-reading it again; when a claim fails it reads the events it missed, which tells it
-whether the streams this append depends on moved (a conflict) or not (claim again).
+reading it again, and stream versions need no unique index of their own: when a claim
+fails, the events missed say whether the streams this append depends on moved (a
+conflict) or not (claim again).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from bson.codec_options import CodecOptions
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
@@ -47,8 +53,8 @@ from qunping.core.schemas import PayloadSchemas
 MAX_CLAIMS = 10_000
 """Claims per append before giving up: each lost claim means another append succeeded."""
 
-STREAM_VERSION_INDEX = "stream_version"
-EVENT_ID_INDEX = "event_id"
+COMMIT_INDEX = "commit"
+STREAMS_INDEX = "streams"
 
 
 class LogContention(RuntimeError):
@@ -93,7 +99,7 @@ class MongoEventLog(EventLog):
         super().__init__(name, payload_schemas=payload_schemas, clock=clock)
         # An acknowledged append must survive a primary's failure, so the majority of the
         # replica set must hold it; readers see only what can no longer be rolled back.
-        self._events: Collection[dict[str, Any]] = database.get_collection(
+        self._commits: Collection[dict[str, Any]] = database.get_collection(
             collection,
             codec_options=CodecOptions(tz_aware=True, tzinfo=UTC),
             write_concern=WriteConcern("majority"),
@@ -107,13 +113,11 @@ class MongoEventLog(EventLog):
 
     @property
     def collection(self) -> Collection[dict[str, Any]]:
-        return self._events
+        return self._commits
 
     def ensure_indexes(self) -> None:
-        self._events.create_index(
-            [("stream", ASCENDING), ("version", ASCENDING)], unique=True, name=STREAM_VERSION_INDEX
-        )
-        self._events.create_index("event_id", unique=True, name=EVENT_ID_INDEX)
+        self._commits.create_index("commit", unique=True, name=COMMIT_INDEX)
+        self._commits.create_index([("streams", ASCENDING), ("_id", ASCENDING)], name=STREAMS_INDEX)
         self._indexes_ready = True
 
     # -- writing ---------------------------------------------------------------------
@@ -136,10 +140,10 @@ class MongoEventLog(EventLog):
                         continue
                     raise
                 try:
-                    self._insert(recorded)
-                except DuplicateEventId:
-                    raise
-                except _ClaimLost:
+                    self._commits.insert_one(_commit_document(recorded))
+                except DuplicateKeyError as error:
+                    if COMMIT_INDEX in (error.details or {}).get("keyPattern", {COMMIT_INDEX: 1}):
+                        raise DuplicateEventId() from None
                     if not self._catch_up():
                         self._view = None  # nothing missed, yet the claim failed: re-read
                     continue
@@ -153,27 +157,6 @@ class MongoEventLog(EventLog):
                 return recorded
         raise LogContention(f"log {self.name!r}: gave up after {MAX_CLAIMS} lost claims")
 
-    def _insert(self, recorded: list[RecordedEvent]) -> None:
-        documents = [_to_document(event) for event in recorded]
-        try:
-            if len(documents) == 1:
-                self._events.insert_one(documents[0])
-                return
-            with self._events.database.client.start_session() as session:
-                with session.start_transaction():
-                    self._events.insert_many(documents, ordered=True, session=session)
-        except DuplicateKeyError as error:
-            raise _duplicate(error.details) from None
-        except BulkWriteError as error:
-            first = (error.details or {}).get("writeErrors", [{}])[0]
-            if first.get("code") == 11000:
-                raise _duplicate(first) from None
-            raise
-        except OperationFailure as error:
-            if error.has_error_label("TransientTransactionError"):
-                raise _ClaimLost() from None
-            raise
-
     def _current_view(self) -> _View:
         if self._view is None:
             self._view = _View(self._read_head(), self._known_streams)
@@ -185,13 +168,21 @@ class MongoEventLog(EventLog):
         for stream in streams:
             known = view.version(stream)
             if known is None:
-                last = self._events.find_one(
-                    {"stream": stream}, {"version": 1}, sort=[("version", DESCENDING)]
+                last = self._commits.find_one(
+                    {"streams": stream},
+                    {"last": 1, "events.stream": 1, "events.version": 1},
+                    sort=[("_id", DESCENDING)],
                 )
-                if last is not None and last["_id"] > view.head.position:
+                if last is not None and last["last"] > view.head.position:
                     self._catch_up()
                     return None
-                known = 0 if last is None else last["version"]
+                known = (
+                    0
+                    if last is None
+                    else max(
+                        event["version"] for event in last["events"] if event["stream"] == stream
+                    )
+                )
                 view.learn(stream, known)
             versions[stream] = known
         return versions
@@ -200,9 +191,15 @@ class MongoEventLog(EventLog):
         """Learn the events other writers appended since the view's head; False if none."""
         view = self._current_view()
         missed = list(
-            self._events.find(
+            self._commits.find(
                 {"_id": {"$gt": view.head.position}},
-                {"stream": 1, "version": 1, "hash": 1, "prev_hash": 1},
+                {
+                    "last": 1,
+                    "events.stream": 1,
+                    "events.version": 1,
+                    "events.hash": 1,
+                    "events.prev_hash": 1,
+                },
                 sort=[("_id", ASCENDING)],
                 limit=self._catch_up_limit + 1,
             )
@@ -210,14 +207,16 @@ class MongoEventLog(EventLog):
         if len(missed) > self._catch_up_limit:
             self._view = None  # far behind: start afresh from the current head
             return True
-        for document in missed:
-            if document["_id"] != view.head.position + 1 or document["prev_hash"] != view.head.hash:
-                raise LogIntegrityError(
-                    f"log {self.name!r}: position {view.head.position + 1} does not follow "
-                    f"the event at {view.head.position}"
-                )
-            view.learn(document["stream"], document["version"])
-            view.head = LogHead(document["_id"], document["hash"])
+        for commit in missed:
+            for offset, event in enumerate(commit["events"]):
+                position = commit["_id"] + offset
+                if position != view.head.position + 1 or event["prev_hash"] != view.head.hash:
+                    raise LogIntegrityError(
+                        f"log {self.name!r}: position {view.head.position + 1} does not follow "
+                        f"the event at {view.head.position}"
+                    )
+                view.learn(event["stream"], event["version"])
+                view.head = LogHead(position, event["hash"])
         return bool(missed)
 
     # -- reading ---------------------------------------------------------------------
@@ -226,10 +225,13 @@ class MongoEventLog(EventLog):
         with self._lock:
             view = self._view
             seen_at = None if view is None else view.head.position
-        documents = self._events.find(
-            {"stream": stream, "version": {"$gt": after_version}}, sort=[("version", ASCENDING)]
-        )
-        events = [self._from_document(document) for document in documents]
+        commits = self._commits.find({"streams": stream}, sort=[("_id", ASCENDING)])
+        events = [
+            event
+            for commit in commits
+            for event in self._unpack(commit)
+            if event.stream == stream and event.version > after_version
+        ]
         with self._lock:
             # What a read shows holds as of the view's head only if the view did not move
             # while reading and nothing read lies beyond it.
@@ -243,13 +245,12 @@ class MongoEventLog(EventLog):
     def read_batch(
         self, after_position: int = 0, limit: int = 1000, until_position: int | None = None
     ) -> list[RecordedEvent]:
-        bounds: dict[str, int] = {"$gt": after_position}
-        if until_position is not None:
-            bounds["$lte"] = until_position
-        documents = self._events.find(
-            {"_id": bounds}, sort=[("_id", ASCENDING)], limit=limit, batch_size=limit
-        )
-        return [self._from_document(document) for document in documents]
+        events: list[RecordedEvent] = []
+        for event in self._events_after(after_position, until_position, batch_size=limit):
+            events.append(event)
+            if len(events) == limit:
+                break
+        return events
 
     def read_all(
         self,
@@ -258,73 +259,94 @@ class MongoEventLog(EventLog):
         until_position: int | None = None,
         batch_size: int = 1000,
     ) -> Iterator[RecordedEvent]:
-        # One cursor fetching `batch_size` documents per round trip, rather than one query
-        # per batch: the server walks the `_id` index once.
+        # One cursor fetching `batch_size` commits per round trip: the server walks the
+        # `_id` index once, rather than once per batch.
+        return self._events_after(after_position, until_position, batch_size)
+
+    def _events_after(
+        self, after_position: int, until_position: int | None, batch_size: int
+    ) -> Iterator[RecordedEvent]:
         bounds: dict[str, int] = {"$gt": after_position}
         if until_position is not None:
             bounds["$lte"] = until_position
-        documents = self._events.find({"_id": bounds}, sort=[("_id", ASCENDING)], batch_size=batch_size)
-        for document in documents:
-            yield self._from_document(document)
+        if after_position > 0:
+            # The commit holding `after_position` may hold later events too.
+            straddling = self._commits.find_one(
+                {"_id": {"$lte": after_position}}, sort=[("_id", DESCENDING)]
+            )
+            if straddling is not None and straddling["last"] > after_position:
+                yield from self._within(straddling, after_position, until_position)
+        for commit in self._commits.find(
+            {"_id": bounds}, sort=[("_id", ASCENDING)], batch_size=batch_size
+        ):
+            yield from self._within(commit, after_position, until_position)
+
+    def _within(
+        self, commit: dict[str, Any], after_position: int, until_position: int | None
+    ) -> Iterator[RecordedEvent]:
+        for event in self._unpack(commit):
+            if event.position > after_position and (
+                until_position is None or event.position <= until_position
+            ):
+                yield event
 
     def head(self) -> LogHead:
         return self._read_head()
 
     def _read_head(self) -> LogHead:
-        last = self._events.find_one({}, {"hash": 1}, sort=[("_id", DESCENDING)])
-        return EMPTY_HEAD if last is None else LogHead(last["_id"], last["hash"])
+        last = self._commits.find_one({}, {"last": 1, "events.hash": 1}, sort=[("_id", DESCENDING)])
+        return EMPTY_HEAD if last is None else LogHead(last["last"], last["events"][-1]["hash"])
 
-    def find_events(self, event_ids: Sequence[str]) -> dict[str, RecordedEvent]:
-        documents = self._events.find({"event_id": {"$in": list(event_ids)}})
-        return {document["event_id"]: self._from_document(document) for document in documents}
+    def find_append(self, first_event_id: str) -> list[RecordedEvent]:
+        commit = self._commits.find_one({"commit": first_event_id})
+        return [] if commit is None else self._unpack(commit)
 
     def known_version(self, stream: str) -> int | None:
         with self._lock:
             return None if self._view is None else self._view.version(stream)
 
-    def _from_document(self, document: dict[str, Any]) -> RecordedEvent:
-        return RecordedEvent(
-            log=self.name,
-            position=document["_id"],
-            stream=document["stream"],
-            version=document["version"],
-            event_id=document["event_id"],
-            type=document["type"],
-            schema_version=document["schema_version"],
-            recorded_at=document["recorded_at"],
-            correlation_id=document["correlation_id"],
-            causation_id=document["causation_id"],
-            data=document["data"],
-            prev_hash=document["prev_hash"],
-            hash=document["hash"],
-        )
+    def _unpack(self, commit: dict[str, Any]) -> list[RecordedEvent]:
+        first = commit["_id"]
+        return [
+            RecordedEvent(
+                log=self.name,
+                position=first + offset,
+                stream=event["stream"],
+                version=event["version"],
+                event_id=event["id"],
+                type=event["type"],
+                schema_version=event["schema_version"],
+                recorded_at=event["recorded_at"],
+                correlation_id=event["correlation_id"],
+                causation_id=event["causation_id"],
+                data=event["data"],
+                prev_hash=event["prev_hash"],
+                hash=event["hash"],
+            )
+            for offset, event in enumerate(commit["events"])
+        ]
 
 
-class _ClaimLost(Exception):
-    """Another writer took the position or the stream version this append claimed."""
-
-
-def _duplicate(details: dict[str, Any] | None) -> Exception:
-    details = details or {}
-    if EVENT_ID_INDEX in details.get("keyPattern", {}) or (
-        "keyPattern" not in details and f"index: {EVENT_ID_INDEX} " in details.get("errmsg", "")
-    ):
-        return DuplicateEventId()
-    return _ClaimLost()
-
-
-def _to_document(event: RecordedEvent) -> dict[str, Any]:
+def _commit_document(recorded: list[RecordedEvent]) -> dict[str, Any]:
     return {
-        "_id": event.position,
-        "stream": event.stream,
-        "version": event.version,
-        "event_id": event.event_id,
-        "type": event.type,
-        "schema_version": event.schema_version,
-        "recorded_at": event.recorded_at,
-        "correlation_id": event.correlation_id,
-        "causation_id": event.causation_id,
-        "data": event.data,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
+        "_id": recorded[0].position,
+        "last": recorded[-1].position,
+        "commit": recorded[0].event_id,
+        "streams": list(dict.fromkeys(event.stream for event in recorded)),
+        "events": [
+            {
+                "stream": event.stream,
+                "version": event.version,
+                "id": event.event_id,
+                "type": event.type,
+                "schema_version": event.schema_version,
+                "recorded_at": event.recorded_at,
+                "correlation_id": event.correlation_id,
+                "causation_id": event.causation_id,
+                "data": event.data,
+                "prev_hash": event.prev_hash,
+                "hash": event.hash,
+            }
+            for event in recorded
+        ],
     }

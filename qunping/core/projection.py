@@ -125,7 +125,9 @@ class ProjectionRunner:
         self._source = source
         self._batch_size = batch_size
         self._checkpoints: Collection[dict[str, Any]] = database.get_collection(
-            CHECKPOINTS, write_concern=WriteConcern("majority"), read_concern=ReadConcern("majority")
+            CHECKPOINTS,
+            write_concern=WriteConcern("majority"),
+            read_concern=ReadConcern("majority"),
         )
         self._checkpoint_id = f"{projection.name}:{source_log}"
         self._cached: LogHead | None = None
@@ -136,7 +138,9 @@ class ProjectionRunner:
             if self._cached is None:
                 document = self._checkpoints.find_one({"_id": self._checkpoint_id})
                 self._cached = (
-                    EMPTY_HEAD if document is None else LogHead(document["position"], document["hash"])
+                    EMPTY_HEAD
+                    if document is None
+                    else LogHead(document["position"], document["hash"])
                 )
             return self._cached
 

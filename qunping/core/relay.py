@@ -12,6 +12,7 @@ a service do not race each other (a relay that loses its lease only causes dupli
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -20,7 +21,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import kombu
+from kombu.connection import Connection
+from kombu.messaging import Producer
 from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
@@ -61,8 +63,8 @@ class OutboxRelay:
         self._lease = lease
         self._checkpoint_id = f"relay:{self.exchange.name}"
         self._lease_id = f"lease:{self.exchange.name}"
-        self._connection: kombu.Connection | None = None
-        self._producer: kombu.Producer | None = None
+        self._connection: Connection | None = None
+        self._producer: Producer | None = None
         self.unroutable = 0
         """Events the broker confirmed but no queue was bound for (subscribers catch up)."""
 
@@ -91,7 +93,10 @@ class OutboxRelay:
         now = utc_now()
         try:
             self._state.find_one_and_update(
-                {"_id": self._lease_id, "$or": [{"owner": self.owner}, {"expires_at": {"$lt": now}}]},
+                {
+                    "_id": self._lease_id,
+                    "$or": [{"owner": self.owner}, {"expires_at": {"$lt": now}}],
+                },
                 {"$set": {"owner": self.owner, "expires_at": now + self._lease}},
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
@@ -151,18 +156,16 @@ class OutboxRelay:
 
     def _save_checkpoint(self, checkpoint: LogHead) -> None:
         # Never move backwards: a relay that lost its lease may still finish a batch.
-        try:
+        with contextlib.suppress(DuplicateKeyError):  # already at or past this checkpoint
             self._state.update_one(
                 {"_id": self._checkpoint_id, "position": {"$lt": checkpoint.position}},
                 {"$set": {"position": checkpoint.position, "hash": checkpoint.hash}},
                 upsert=True,
             )
-        except DuplicateKeyError:
-            pass  # already at or past this checkpoint
 
-    def _connected_producer(self) -> kombu.Producer:
+    def _connected_producer(self) -> Producer:
         if self._producer is None:
-            connection = kombu.Connection(
+            connection = Connection(
                 self._amqp_uri, transport_options={"confirm_publish": True}, heartbeat=30
             )
             connection.ensure_connection(max_retries=3)
@@ -170,10 +173,12 @@ class OutboxRelay:
             channel.events["basic_return"].add(self._on_return)
             self.exchange(channel).declare()
             self._connection = connection
-            self._producer = kombu.Producer(channel, exchange=self.exchange)
+            self._producer = Producer(channel, exchange=self.exchange)
         return self._producer
 
-    def _on_return(self, exception: Exception, exchange: str, routing_key: str, message: Any) -> None:
+    def _on_return(
+        self, exception: Exception, exchange: str, routing_key: str, message: Any
+    ) -> None:
         self.unroutable += 1
         log.debug("no queue is bound for %s on %s", routing_key, exchange)
 

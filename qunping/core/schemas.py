@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError
 
-from qunping.core.envelope import EVENT_TYPE_PATTERN, STREAM_PATTERN
 from qunping.core.errors import InvalidEvent, InvalidInput
 
-HASH = validate.Regexp(r"^[0-9a-f]{64}$", error="must be a lowercase hex SHA-256 digest")
-TIME = validate.Regexp(
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$", error="must be UTC with milliseconds"
-)
+EVENT_TYPE_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]{1,63}$")
+"""Event types are PascalCase facts: `MeetingScheduled`, `BallotCast`."""
+STREAM_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}-[A-Za-z0-9_.:-]{1,160}$")
+"""Streams are `category-id`: `meeting-3f2a`, `token-9c41`."""
+LOG_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+"""A log is named after the service that owns it: `ballot`, `pledge`."""
 
 
 class StrictSchema(Schema):
@@ -36,29 +38,6 @@ def load(schema: Schema, payload: Any) -> dict[str, Any]:
 
 def _as_dict(messages: Any) -> dict[str, Any]:
     return messages if isinstance(messages, dict) else {"_schema": messages}
-
-
-class CloudEventSchema(StrictSchema):
-    """Exactly the CloudEvents 1.0 structured form `envelope.to_cloudevent` produces."""
-
-    specversion = fields.String(required=True, validate=validate.Equal("1.0"))
-    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    source = fields.String(required=True, validate=validate.Regexp(r"^/qunping/[a-z][a-z0-9_]*$"))
-    type = fields.String(
-        required=True, validate=validate.Regexp(r"^qunping\.[a-z][a-z0-9_]*\.[A-Z][A-Za-z0-9]+$")
-    )
-    subject = fields.String(required=True, validate=validate.Regexp(STREAM_PATTERN))
-    time = fields.String(required=True, validate=TIME)
-    datacontenttype = fields.String(required=True, validate=validate.Equal("application/json"))
-    dataschema = fields.String(required=True)
-    position = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    streamversion = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    schemaversion = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    correlationid = fields.String(required=True)
-    causationid = fields.String()
-    prevhash = fields.String(required=True, validate=HASH)
-    hash = fields.String(required=True, validate=HASH)
-    data = fields.Dict(required=True, keys=fields.String())
 
 
 SchemaT = TypeVar("SchemaT", bound=type[Schema])

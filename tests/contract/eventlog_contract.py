@@ -79,7 +79,9 @@ class EventLogContract:
         assert (refused.value.expected, refused.value.actual) == (1, 2)
         assert len(everything(log)) == 2
 
-    def test_append_expecting_no_stream_is_refused_when_the_stream_exists(self, log: EventLog) -> None:
+    def test_append_expecting_no_stream_is_refused_when_the_stream_exists(
+        self, log: EventLog
+    ) -> None:
         log.append("meeting-1", [rating()], NO_STREAM)
 
         with pytest.raises(ConcurrencyError):
@@ -175,7 +177,9 @@ class EventLogContract:
         log = make_log("ballot", payload_schemas=payloads)
 
         with pytest.raises(InvalidEvent) as refused:
-            log.append("meeting-1", [NewEvent("RatingGiven", {"subject": "x", "value": 1, "$where": 1})])
+            log.append(
+                "meeting-1", [NewEvent("RatingGiven", {"subject": "x", "value": 1, "$where": 1})]
+            )
 
         assert "$where" in refused.value.messages
         assert everything(log) == []
@@ -194,7 +198,9 @@ class EventLogContract:
             log.append("meeting-1", [NewEvent("RatingGiven", {"ratio": float("nan")})])
         assert everything(log) == []
 
-    @pytest.mark.parametrize("stream", ["meeting", "Meeting-1", "meeting-", "m eeting-1", "x" * 40 + "-1"])
+    @pytest.mark.parametrize(
+        "stream", ["meeting", "Meeting-1", "meeting-", "m eeting-1", "x" * 40 + "-1"]
+    )
     def test_a_malformed_stream_name_is_refused(self, log: EventLog, stream: str) -> None:
         with pytest.raises(ValueError):
             log.append(stream, [rating()])
@@ -236,12 +242,18 @@ class EventLogContract:
 
         assert (log.head().position, log.head().hash) == (2, last.hash)
 
-    def test_events_are_found_by_id(self, log: EventLog) -> None:
+    def test_an_append_is_found_by_its_first_event_id(self, log: EventLog) -> None:
+        log.append("meeting-0", [rating()])
         recorded = log.append("meeting-1", [rating(), rating()])
 
-        found = log.find_events([recorded[1].event_id, "no-such-id"])
+        assert log.find_append(recorded[0].event_id) == recorded
+        assert log.find_append(recorded[1].event_id) == []
+        assert log.find_append("no-such-id") == []
 
-        assert found == {recorded[1].event_id: recorded[1]}
+    def test_an_append_may_not_exceed_the_size_limit(self, log: EventLog) -> None:
+        with pytest.raises(ValueError):
+            log.append("meeting-1", [rating() for _ in range(1001)])
+        assert everything(log) == []
 
     # -- the envelope and the chain --------------------------------------------------
 
@@ -279,7 +291,9 @@ class EventLogContract:
         assert verify_chain(events, log="ballot").ok
 
     def test_reading_back_returns_exactly_what_was_recorded(self, log: EventLog) -> None:
-        recorded = log.append("meeting-1", [NewEvent("RatingGiven", {"名称": "光明社区", "n": [1, {"x": None}]})])
+        recorded = log.append(
+            "meeting-1", [NewEvent("RatingGiven", {"名称": "光明社区", "n": [1, {"x": None}]})]
+        )
 
         assert everything(log) == recorded
         assert log.read_stream("meeting-1") == recorded

@@ -1,0 +1,56 @@
+# The README's two commands are `make run` and `make test`; both install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint bench install infra-up infra-down infra-status lock clean
+
+$(INSTALLED): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "qunping needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV) || { echo "On Debian: apt-get install python3-venv"; exit 1; }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+## run: install, bring up RabbitMQ and MongoDB, run every service (Ctrl-C stops them)
+run: $(INSTALLED)
+	$(BIN)/qunping infra up
+	$(BIN)/qunping run
+
+## test: install, bring up RabbitMQ, then ruff, mypy, the import contract and every test
+test: $(INSTALLED)
+	$(BIN)/qunping infra up --only rabbitmq
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## bench: every benchmark, each figure a ratio against a baseline of the same run
+bench: $(INSTALLED)
+	$(BIN)/qunping infra up --only rabbitmq
+	$(BIN)/python -m bench.eventlog
+
+infra-up: $(INSTALLED)
+	$(BIN)/qunping infra up
+infra-down: $(INSTALLED)
+	$(BIN)/qunping infra down
+infra-status: $(INSTALLED)
+	$(BIN)/qunping infra status
+
+## lock: re-pin every dependency (after editing pyproject.toml)
+lock: $(INSTALLED)
+	$(BIN)/pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras \
+	  --extra local --extra dev -o requirements.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) artifacts .mypy_cache .ruff_cache

@@ -47,13 +47,18 @@ class PayloadSchemas:
     """Which schema validates the data of each (event type, schema version).
 
     A log given a registry refuses to record an event whose data its schema refuses, so
-    every stored payload matches a documented schema (DESIGN.md §4.7).
+    every stored payload matches a documented schema (DESIGN.md §4.7). An event type
+    registered `public` is part of the contract with outside systems; all others stay
+    inside qunping (a ballot never leaves).
     """
 
     def __init__(self) -> None:
         self._schemas: dict[tuple[str, int], type[Schema]] = {}
+        self._public: set[str] = set()
 
-    def register(self, event_type: str, version: int = 1) -> Callable[[SchemaT], SchemaT]:
+    def register(
+        self, event_type: str, version: int = 1, *, public: bool = False
+    ) -> Callable[[SchemaT], SchemaT]:
         if not EVENT_TYPE_PATTERN.match(event_type):
             raise ValueError(f"event type {event_type!r} must be PascalCase")
 
@@ -62,6 +67,8 @@ class PayloadSchemas:
             if key in self._schemas:
                 raise ValueError(f"{event_type} v{version} is registered twice")
             self._schemas[key] = schema
+            if public:
+                self._public.add(event_type)
             return schema
 
         return add
@@ -76,6 +83,9 @@ class PayloadSchemas:
         errors = self.schema_for(event_type, version)().validate(data)
         if errors:
             raise InvalidEvent(event_type, _as_dict(errors))
+
+    def is_public(self, event_type: str) -> bool:
+        return event_type in self._public
 
     def items(self) -> list[tuple[tuple[str, int], type[Schema]]]:
         return sorted(self._schemas.items())

@@ -14,7 +14,9 @@ from typing import Any
 
 from qunping.core.config import Settings
 
-SERVICES: dict[str, str] = {}
+SERVICES: dict[str, str] = {
+    "ballot": "services.ballot.service:BallotService",
+}
 """Every service that exists, by name: `module:Class` of its nameko service."""
 
 

@@ -1,0 +1,1 @@
+"""The ballot service: campaigns, meetings, rosters, tokens, ballots, superior assessments."""

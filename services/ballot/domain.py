@@ -1,0 +1,472 @@
+"""The rules of an evaluation meeting: pure, no I/O.
+
+`Campaign` and `Meeting` are rebuilt from their events and decide what new events a
+command produces, or refuse it with the reason. The service layer loads, asks, appends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from qunping.core.envelope import NewEvent, RecordedEvent
+from qunping.core.errors import InvalidInput, Refused
+from services.ballot.judgement import judge
+from services.ballot.policy import policy_hash
+
+SCHEDULED, OPEN, CLOSED, VOID = "scheduled", "open", "closed", "void"
+CATEGORIES = ("resident", "party_member", "unit", "other")
+TOKEN_BYTES = 16
+"""128 bits from the operating system's CSPRNG."""
+NOT_VALID = "this ballot token is not valid for this meeting"
+"""One message for unknown and used tokens alike, so a refusal leaks neither."""
+
+
+def new_id() -> str:
+    return secrets.token_hex(8)
+
+
+def token_hash(salt: str, token: str) -> str:
+    return hashlib.sha256(f"{salt}:{token}".encode()).hexdigest()
+
+
+def normalized(name: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
+@dataclass
+class Campaign:
+    campaign_id: str
+    district: str = ""
+    year: int = 0
+    batch: str = ""
+    policy: dict[str, Any] = field(default_factory=dict)
+    policy_hash: str = ""
+    assessments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    version: int = 0
+
+    @property
+    def exists(self) -> bool:
+        return self.version > 0
+
+    def apply(self, event: RecordedEvent) -> None:
+        data = event.data
+        if event.type == "CampaignCreated":
+            self.district, self.year, self.batch = data["district"], data["year"], data["batch"]
+            self.policy, self.policy_hash = data["policy"], data["policy_hash"]
+        elif event.type == "AssessmentRecorded":
+            self.assessments[data["community"]] = data
+        self.version = event.version
+
+    def record_assessment(self, community: str, score: int, assessor: str, basis: str) -> NewEvent:
+        return NewEvent(
+            "AssessmentRecorded",
+            {
+                "campaign_id": self.campaign_id,
+                "community": community,
+                "score": score,
+                "assessor": assessor,
+                "basis": basis,
+            },
+        )
+
+
+def create_campaign(district: str, year: int, batch: str, policy: dict[str, Any]) -> NewEvent:
+    return NewEvent(
+        "CampaignCreated",
+        {
+            "campaign_id": new_id(),
+            "district": district,
+            "year": year,
+            "batch": batch,
+            "policy": policy,
+            "policy_hash": policy_hash(policy),
+        },
+    )
+
+
+def schedule_meeting(
+    campaign: Campaign,
+    details: Mapping[str, Any],
+    subjects: Sequence[Mapping[str, str]],
+    rerun_of: Meeting | None,
+) -> NewEvent:
+    """A meeting of `campaign`, with a copy of its policy, and its subjects given ids."""
+    kinds = campaign.policy["kinds"]
+    counted: dict[str, int] = {}
+    placed = []
+    for subject in subjects:
+        kind = subject["kind"]
+        if kind not in kinds:
+            raise InvalidInput({"subjects": [f"unknown subject kind {kind!r}"]})
+        counted[kind] = counted.get(kind, 0) + 1
+        name = subject.get("name") or ("" if kinds[kind]["named"] else kinds[kind]["label"])
+        if not name:
+            raise InvalidInput({"subjects": [f"a {kind} is rated by name: give the name"]})
+        placed.append({"id": f"{kind}-{counted[kind]}", "kind": kind, "name": name})
+    for kind, rules in kinds.items():
+        if not rules["min"] <= counted.get(kind, 0) <= rules["max"]:
+            raise InvalidInput(
+                {"subjects": [f"{kind}: between {rules['min']} and {rules['max']} needed"]}
+            )
+    if rerun_of is not None:
+        if rerun_of.phase != VOID:
+            raise Refused("only a voided meeting can be run again", {"phase": rerun_of.phase})
+        if rerun_of.campaign_id != campaign.campaign_id:
+            raise InvalidInput({"rerun_of": ["belongs to another campaign"]})
+    return NewEvent(
+        "MeetingScheduled",
+        {
+            "meeting_id": new_id(),
+            "campaign_id": campaign.campaign_id,
+            **{key: details[key] for key in ("community", "street", "starts_at", "place")},
+            "expected_participants": details["expected_participants"],
+            "subjects": placed,
+            "policy": campaign.policy,
+            "policy_hash": campaign.policy_hash,
+            "rerun_of": None if rerun_of is None else rerun_of.meeting_id,
+        },
+    )
+
+
+@dataclass
+class Meeting:
+    """One meeting, rebuilt from its streams (meeting, roster, tokens, ballot box, paper)."""
+
+    meeting_id: str
+    campaign_id: str = ""
+    community: str = ""
+    phase: str = SCHEDULED
+    subjects: list[dict[str, str]] = field(default_factory=list)
+    policy: dict[str, Any] = field(default_factory=dict)
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    roster: set[tuple[str, str]] = field(default_factory=set)
+    residents: int = 0
+    salts: list[str] = field(default_factory=list)
+    issued_tokens: set[str] = field(default_factory=set)
+    spent_tokens: set[str] = field(default_factory=set)
+    paper_slips: int = 0
+    ballots: list[list[dict[str, str]]] = field(default_factory=list)
+    keyed: dict[tuple[str, int], dict[str, list[dict[str, str]]]] = field(default_factory=dict)
+    accepted_slips: set[tuple[str, int]] = field(default_factory=set)
+    closing: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+
+    STREAMS = ("meeting", "roster", "tokens", "ballotbox", "paper")
+
+    def stream(self, category: str) -> str:
+        return f"{category}-{self.meeting_id}"
+
+    def streams(self) -> list[str]:
+        return [self.stream(category) for category in self.STREAMS]
+
+    @property
+    def exists(self) -> bool:
+        return self.versions.get(self.stream("meeting"), 0) > 0
+
+    @property
+    def issued(self) -> int:
+        return len(self.issued_tokens) + self.paper_slips
+
+    @property
+    def returned(self) -> int:
+        return len(self.ballots)
+
+    # -- rebuilding ------------------------------------------------------------------
+
+    def apply_all(self, events: Iterable[RecordedEvent]) -> None:
+        for event in events:
+            self.apply(event)
+
+    def apply(self, event: RecordedEvent) -> None:
+        data = event.data
+        match event.type:
+            case "MeetingScheduled":
+                self.campaign_id, self.community = data["campaign_id"], data["community"]
+                self.subjects, self.policy = data["subjects"], data["policy"]
+            case "WorkReportRecorded":
+                self.reports[data["subject_id"]] = data
+            case "RepresentativeCheckedIn":
+                self.roster.add((normalized(data["name"]), data["identifier"]))
+                self.residents += data["category"] == "resident"
+            case "TokensIssued":
+                self.salts.append(data["salt"])
+                self.issued_tokens.update(data["token_hashes"])
+            case "PaperSlipsIssued":
+                self.paper_slips += data["count"]
+            case "VotingOpened":
+                self.phase = OPEN
+            case "BallotCast":
+                self.ballots.append(data["marks"])
+                if data["token_hash"]:
+                    self.spent_tokens.add(data["token_hash"])
+            case "PaperBallotKeyed":
+                slip = (data["batch"], data["slip"])
+                self.keyed.setdefault(slip, {})[data["clerk"]] = data["marks"]
+            case "VotingClosed":
+                self.phase = CLOSED
+                self.closing = data
+            case "MeetingVoided":
+                self.phase = VOID
+        if event.type == "BallotCast" and data["slip"] is not None:
+            self.accepted_slips.add((data["slip"]["batch"], data["slip"]["number"]))
+        self.versions[event.stream] = event.version
+
+    # -- deciding --------------------------------------------------------------------
+
+    def record_report(self, subject_id: str, text: str, attachment: str | None) -> NewEvent:
+        self._subject(subject_id)
+        if self.phase in (CLOSED, VOID):
+            raise Refused("the meeting is over", {"phase": self.phase})
+        return NewEvent(
+            "WorkReportRecorded",
+            {
+                "meeting_id": self.meeting_id,
+                "subject_id": subject_id,
+                "text": text,
+                "attachment": attachment,
+            },
+        )
+
+    def check_in(self, name: str, category: str, identifier: str) -> NewEvent:
+        if self.phase != SCHEDULED:
+            raise Refused("check-in closed when voting opened", {"phase": self.phase})
+        if (normalized(name), identifier) in self.roster:
+            raise Refused(f"{name} is already checked in")
+        return NewEvent(
+            "RepresentativeCheckedIn",
+            {
+                "meeting_id": self.meeting_id,
+                "name": name,
+                "category": category,
+                "identifier": identifier,
+            },
+        )
+
+    def issue_tokens(self, count: int) -> tuple[NewEvent, list[str]]:
+        """The event (salted hashes only) and the tokens in clear, to print once."""
+        self._not_over()
+        tokens = [secrets.token_urlsafe(TOKEN_BYTES) for _ in range(count)]
+        salt = secrets.token_hex(16)
+        event = NewEvent(
+            "TokensIssued",
+            {
+                "meeting_id": self.meeting_id,
+                "salt": salt,
+                "token_hashes": [token_hash(salt, t) for t in tokens],
+            },
+        )
+        return event, tokens
+
+    def issue_paper_slips(self, count: int) -> NewEvent:
+        self._not_over()
+        return NewEvent("PaperSlipsIssued", {"meeting_id": self.meeting_id, "count": count})
+
+    def open_voting(self) -> NewEvent:
+        if self.phase != SCHEDULED:
+            raise Refused("voting can only open once, before it closes", {"phase": self.phase})
+        quorum = self.policy["quorum"]
+        present = len(self.roster)
+        missing = max(0, quorum["min_present"] - present)
+        details: dict[str, Any] = {
+            "checked_in": present,
+            "required": quorum["min_present"],
+            "missing": missing,
+        }
+        reasons = []
+        if missing:
+            reasons.append(
+                f"{missing} more representatives must check in (quorum {quorum['min_present']})"
+            )
+        share = quorum["min_resident_percent"]
+        if share is not None:
+            needed = -(-share * present // 100)
+            missing_residents = max(0, needed - self.residents)
+            details["missing_residents"] = missing_residents
+            if missing_residents:
+                reasons.append(
+                    f"{missing_residents} more resident representatives needed "
+                    f"({share}% of those present)"
+                )
+        if reasons:
+            raise Refused("below quorum: " + "; ".join(reasons), details)
+        return NewEvent(
+            "VotingOpened",
+            {
+                "meeting_id": self.meeting_id,
+                "checked_in": present,
+                "residents": self.residents,
+                "issued": self.issued,
+            },
+        )
+
+    def cast(self, token: str, marks: Sequence[Mapping[str, str]]) -> NewEvent:
+        if self.phase != OPEN:
+            raise Refused("voting is not open", {"phase": self.phase})
+        self._check_items(marks)
+        hashed = next(
+            (
+                h
+                for h in (token_hash(salt, token) for salt in self.salts)
+                if h in self.issued_tokens
+            ),
+            None,
+        )
+        if hashed is None or hashed in self.spent_tokens:
+            raise Refused(NOT_VALID)
+        return self._ballot("token", hashed, marks, None)
+
+    def key_paper(
+        self, batch: str, clerk: str, entries: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[NewEvent], list[int]]:
+        """Record one clerk's keying; ballots both clerks keyed alike are cast.
+
+        Returns the events and the slips of this batch whose two keyings disagree.
+        """
+        if self.phase != OPEN:
+            raise Refused("paper ballots are keyed while voting is open", {"phase": self.phase})
+        events: list[NewEvent] = []
+        keyed = {slip: dict(by_clerk) for slip, by_clerk in self.keyed.items()}
+        accepted = set(self.accepted_slips)
+        for entry in entries:
+            slip = (batch, entry["slip"])
+            if slip in accepted:
+                raise Refused(f"slip {entry['slip']} of batch {batch} is already counted")
+            marks = sorted(
+                entry["marks"], key=lambda mark: (mark["subject"], mark["dimension"], mark["value"])
+            )
+            self._check_items(marks)
+            events.append(
+                NewEvent(
+                    "PaperBallotKeyed",
+                    {
+                        "meeting_id": self.meeting_id,
+                        "batch": batch,
+                        "slip": entry["slip"],
+                        "clerk": clerk,
+                        "marks": marks,
+                    },
+                )
+            )
+            keyed.setdefault(slip, {})[clerk] = marks
+            agreed = _agreed(keyed[slip])
+            if agreed is not None:
+                accepted.add(slip)
+                events.append(
+                    self._ballot("paper", None, agreed, {"batch": batch, "number": entry["slip"]})
+                )
+        mismatched = sorted(
+            number
+            for (name, number), by_clerk in keyed.items()
+            if name == batch and (name, number) not in accepted and len(by_clerk) >= 2
+        )
+        return events, mismatched
+
+    def close_voting(self) -> list[NewEvent]:
+        if self.phase != OPEN:
+            raise Refused("only open voting can close", {"phase": self.phase})
+        judgements = [judge(self.policy, self.subjects, marks) for marks in self.ballots]
+        void = sum(j.void for j in judgements)
+        blank = sum(j.blank for j in judgements)
+        reconciled = self.returned <= self.issued
+        closed = NewEvent(
+            "VotingClosed",
+            {
+                "meeting_id": self.meeting_id,
+                "issued": self.issued,
+                "returned": self.returned,
+                "valid": self.returned - void - blank,
+                "void": void,
+                "blank": blank,
+                "reconciled": reconciled,
+            },
+        )
+        if reconciled:
+            return [closed]
+        reason = (
+            f"{self.returned} ballots returned but only {self.issued} issued: "
+            "the meeting must be run again"
+        )
+        return [
+            closed,
+            NewEvent("MeetingVoided", {"meeting_id": self.meeting_id, "reason": reason}),
+        ]
+
+    def void(self, reason: str) -> NewEvent:
+        if self.phase == VOID:
+            raise Refused("the meeting is void already")
+        return NewEvent("MeetingVoided", {"meeting_id": self.meeting_id, "reason": reason})
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _ballot(
+        self,
+        channel: str,
+        hashed: str | None,
+        marks: Sequence[Mapping[str, str]],
+        slip: dict[str, Any] | None,
+    ) -> NewEvent:
+        return NewEvent(
+            "BallotCast",
+            {
+                "meeting_id": self.meeting_id,
+                "channel": channel,
+                "token_hash": hashed,
+                "slip": slip,
+                "marks": [dict(mark) for mark in marks],
+            },
+            day_precision=True,
+        )
+
+    def _subject(self, subject_id: str) -> dict[str, str]:
+        for subject in self.subjects:
+            if subject["id"] == subject_id:
+                return subject
+        raise InvalidInput({"subject_id": [f"no subject {subject_id!r} in this meeting"]})
+
+    def _check_items(self, marks: Sequence[Mapping[str, str]]) -> None:
+        """Marks must name this meeting's items; their values are judged, not refused."""
+        for index, mark in enumerate(marks):
+            subject = next((s for s in self.subjects if s["id"] == mark["subject"]), None)
+            if subject is None:
+                raise InvalidInput(
+                    {"marks": {str(index): {"subject": ["not a subject of this meeting"]}}}
+                )
+            if mark["dimension"] not in self.policy["kinds"][subject["kind"]]["dimensions"]:
+                raise InvalidInput(
+                    {"marks": {str(index): {"dimension": ["not rated for this subject"]}}}
+                )
+
+    def _not_over(self) -> None:
+        if self.phase in (CLOSED, VOID):
+            raise Refused("the meeting is over", {"phase": self.phase})
+
+    def status(self) -> dict[str, Any]:
+        """What anyone may see at any time: turnout, never ratings (DESIGN.md §4.3)."""
+        quorum = self.policy.get("quorum", {})
+        return {
+            "meeting_id": self.meeting_id,
+            "campaign_id": self.campaign_id,
+            "community": self.community,
+            "phase": self.phase,
+            "checked_in": len(self.roster),
+            "residents": self.residents,
+            "quorum": quorum.get("min_present"),
+            "missing_for_quorum": max(0, quorum.get("min_present", 0) - len(self.roster)),
+            "issued": self.issued,
+            "returned": self.returned,
+            "closing": self.closing or None,
+        }
+
+
+def _agreed(by_clerk: Mapping[str, list[dict[str, str]]]) -> list[dict[str, str]] | None:
+    """The marks two different clerks keyed identically for a slip, if any two did."""
+    keyings = list(by_clerk.values())
+    for index, marks in enumerate(keyings):
+        if any(marks == other for other in keyings[index + 1 :]):
+            return marks
+    return None

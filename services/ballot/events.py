@@ -1,0 +1,149 @@
+"""Every event the ballot log records, with its schema. Public ones are the outside contract.
+
+Streams: `campaign-{id}` (the campaign, its superior assessments), `meeting-{id}` (schedule,
+reports, opening, closing), `roster-{id}` (check-ins), `tokens-{id}` (salted token hashes,
+paper slips), `ballotbox-{id}` (ballots as cast), `paper-{id}` (clerks' keyings). The roster
+and the ballot box share no key: nothing links a representative to a ballot.
+"""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from qunping.core.schemas import PayloadSchemas, StrictSchema
+
+payloads = PayloadSchemas()
+
+ID = validate.Regexp(r"^[0-9a-f]{16}$")
+SHORT_TEXT = validate.Length(min=1, max=100)
+
+
+def identifier() -> fields.String:
+    return fields.String(required=True, validate=ID)
+
+
+class SubjectSchema(StrictSchema):
+    id = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+-\d{1,2}$"))
+    kind = fields.String(required=True)
+    name = fields.String(required=True, validate=SHORT_TEXT)
+
+
+class MarkSchema(StrictSchema):
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=24))
+    dimension = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    value = fields.String(required=True, validate=validate.Length(min=0, max=16))
+
+
+@payloads.register("CampaignCreated", public=True)
+class CampaignCreated(StrictSchema):
+    campaign_id = identifier()
+    district = fields.String(required=True, validate=SHORT_TEXT)
+    year = fields.Integer(required=True, strict=True)
+    batch = fields.String(required=True, validate=SHORT_TEXT)
+    policy = fields.Dict(required=True)
+    policy_hash = fields.String(required=True)
+
+
+@payloads.register("AssessmentRecorded", public=True)
+class AssessmentRecorded(StrictSchema):
+    campaign_id = identifier()
+    community = fields.String(required=True, validate=SHORT_TEXT)
+    score = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100))
+    assessor = fields.String(required=True, validate=SHORT_TEXT)
+    basis = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+@payloads.register("MeetingScheduled", public=True)
+class MeetingScheduled(StrictSchema):
+    meeting_id = identifier()
+    campaign_id = identifier()
+    community = fields.String(required=True, validate=SHORT_TEXT)
+    street = fields.String(required=True, validate=SHORT_TEXT)
+    starts_at = fields.String(required=True)
+    place = fields.String(required=True, validate=SHORT_TEXT)
+    expected_participants = fields.Integer(required=True, strict=True)
+    subjects = fields.List(fields.Nested(SubjectSchema), required=True)
+    policy = fields.Dict(required=True)
+    policy_hash = fields.String(required=True)
+    rerun_of = fields.String(required=True, allow_none=True, validate=ID)
+
+
+@payloads.register("WorkReportRecorded", public=True)
+class WorkReportRecorded(StrictSchema):
+    meeting_id = identifier()
+    subject_id = fields.String(required=True)
+    text = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
+    attachment = fields.String(required=True, allow_none=True, validate=validate.Length(max=500))
+
+
+@payloads.register("RepresentativeCheckedIn")
+class RepresentativeCheckedIn(StrictSchema):
+    meeting_id = identifier()
+    name = fields.String(required=True, validate=SHORT_TEXT)
+    category = fields.String(required=True)
+    identifier = fields.String(required=True, validate=validate.Length(max=40))
+
+
+@payloads.register("TokensIssued")
+class TokensIssued(StrictSchema):
+    meeting_id = identifier()
+    salt = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{32}$"))
+    token_hashes = fields.List(
+        fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$")), required=True
+    )
+
+
+@payloads.register("PaperSlipsIssued", public=True)
+class PaperSlipsIssued(StrictSchema):
+    meeting_id = identifier()
+    count = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+@payloads.register("VotingOpened", public=True)
+class VotingOpened(StrictSchema):
+    meeting_id = identifier()
+    checked_in = fields.Integer(required=True, strict=True)
+    residents = fields.Integer(required=True, strict=True)
+    issued = fields.Integer(required=True, strict=True)
+
+
+class SlipSchema(StrictSchema):
+    batch = fields.String(required=True, validate=SHORT_TEXT)
+    number = fields.Integer(required=True, strict=True)
+
+
+@payloads.register("BallotCast")
+class BallotCast(StrictSchema):
+    """A ballot as cast: no voter, no device, the day only (the log keeps no instant)."""
+
+    meeting_id = identifier()
+    channel = fields.String(required=True, validate=validate.OneOf(["token", "paper"]))
+    token_hash = fields.String(required=True, allow_none=True)
+    slip = fields.Nested(SlipSchema, required=True, allow_none=True)
+    marks = fields.List(fields.Nested(MarkSchema), required=True)
+
+
+@payloads.register("PaperBallotKeyed")
+class PaperBallotKeyed(StrictSchema):
+    meeting_id = identifier()
+    batch = fields.String(required=True, validate=SHORT_TEXT)
+    slip = fields.Integer(required=True, strict=True)
+    clerk = fields.String(required=True, validate=SHORT_TEXT)
+    marks = fields.List(fields.Nested(MarkSchema), required=True)
+
+
+@payloads.register("VotingClosed", public=True)
+class VotingClosed(StrictSchema):
+    meeting_id = identifier()
+    issued = fields.Integer(required=True, strict=True)
+    returned = fields.Integer(required=True, strict=True)
+    valid = fields.Integer(required=True, strict=True)
+    void = fields.Integer(required=True, strict=True)
+    blank = fields.Integer(required=True, strict=True)
+    reconciled = fields.Boolean(required=True)
+
+
+@payloads.register("MeetingVoided", public=True)
+class MeetingVoided(StrictSchema):
+    meeting_id = identifier()
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))

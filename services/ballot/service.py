@@ -1,0 +1,267 @@
+"""The ballot service's nameko entrypoints: validate, load, decide, append, return.
+
+Every command is validated by its schema in `schemas.py` (unknown fields refused, per-field
+messages, nothing written); every rule lives in `domain.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nameko.rpc import rpc
+
+from qunping.core.dependencies import EventLogDependency
+from qunping.core.envelope import RecordedEvent, to_cloudevent
+from qunping.core.errors import NotFound, Refused
+from qunping.core.schemas import load
+from services.ballot import domain, schemas
+from services.ballot.domain import CLOSED, VOID, Meeting
+from services.ballot.events import payloads
+from services.ballot.policy import merged_with_defaults
+from services.ballot.store import BallotStore
+
+
+def sealed(event: RecordedEvent) -> dict[str, Any]:
+    """How events leave on RabbitMQ: a ballot's marks never do, only that one was returned."""
+    cloudevent = to_cloudevent(event)
+    if event.type == "BallotCast":
+        cloudevent["data"] = {"meeting_id": event.data["meeting_id"], "sealed": True}
+    return cloudevent
+
+
+class BallotStoreDependency(EventLogDependency):
+    """The ballot log, its relay, and one warm `BallotStore` shared by every worker."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.store = BallotStore(self.log)
+
+    def get_dependency(self, worker_ctx: Any) -> BallotStore:  # type: ignore[override]
+        return self.store
+
+
+def receipt_code(event: RecordedEvent) -> str:
+    """The voter's tracking code: the first 64 bits of the ballot event's hash."""
+    digits = event.hash[:16]
+    return "-".join(digits[i : i + 4] for i in range(0, 16, 4))
+
+
+class BallotService:
+    name = "ballot"
+    store: BallotStore = BallotStoreDependency(payloads, outgoing=sealed)
+
+    # -- campaigns -------------------------------------------------------------------
+
+    @rpc
+    def create_campaign(self, payload: dict[str, Any]) -> dict[str, Any]:
+        command = load(schemas.CreateCampaign(), payload)
+        policy = merged_with_defaults(command["policy"])
+        event = domain.create_campaign(
+            command["district"], command["year"], command["batch"], policy
+        )
+        self.store.log.append(f"campaign-{event.data['campaign_id']}", [event], 0)
+        return {"campaign_id": event.data["campaign_id"], "policy_hash": event.data["policy_hash"]}
+
+    @rpc
+    def get_campaign(self, payload: dict[str, Any]) -> dict[str, Any]:
+        campaign = self.store.campaign(load(schemas.CampaignRef(), payload)["campaign_id"])
+        return {
+            "campaign_id": campaign.campaign_id,
+            "district": campaign.district,
+            "year": campaign.year,
+            "batch": campaign.batch,
+            "policy": campaign.policy,
+            "policy_hash": campaign.policy_hash,
+            "assessments": list(campaign.assessments.values()),
+        }
+
+    @rpc
+    def record_assessment(self, payload: dict[str, Any]) -> dict[str, Any]:
+        command = load(schemas.RecordAssessment(), payload)
+        campaign = self.store.campaign(command["campaign_id"])
+        event = campaign.record_assessment(
+            command["community"], command["score"], command["assessor"], command["basis"]
+        )
+        self.store.log.append(f"campaign-{campaign.campaign_id}", [event], campaign.version)
+        return {"campaign_id": campaign.campaign_id, "community": command["community"]}
+
+    # -- meetings --------------------------------------------------------------------
+
+    @rpc
+    def schedule_meeting(self, payload: dict[str, Any]) -> dict[str, Any]:
+        command = load(schemas.ScheduleMeeting(), payload)
+        campaign = self.store.campaign(command["campaign_id"])
+        rerun_of = self.store.meeting(command["rerun_of"]) if command["rerun_of"] else None
+        details = {**command, "starts_at": command["starts_at"].isoformat()}
+        event = domain.schedule_meeting(campaign, details, command["subjects"], rerun_of)
+        self.store.log.append(f"meeting-{event.data['meeting_id']}", [event], 0)
+        return {"meeting_id": event.data["meeting_id"], "subjects": event.data["subjects"]}
+
+    @rpc
+    def meeting_status(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return self.store.meeting(load(schemas.MeetingRef(), payload)["meeting_id"]).status()
+
+    @rpc
+    def meeting_detail(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Everything public about a meeting: subjects, policy, reports; never ratings."""
+        meeting = self.store.meeting(load(schemas.MeetingRef(), payload)["meeting_id"])
+        return {
+            **meeting.status(),
+            "subjects": meeting.subjects,
+            "policy": meeting.policy,
+            "reports": list(meeting.reports.values()),
+        }
+
+    @rpc
+    def record_report(self, payload: dict[str, Any]) -> dict[str, Any]:
+        command = load(schemas.RecordReport(), payload)
+
+        def decide(meeting: Meeting) -> dict[str, Any]:
+            event = meeting.record_report(
+                command["subject_id"], command["text"], command["attachment"]
+            )
+            self.store.append_for(meeting, "meeting", [event])
+            return {"subject_id": command["subject_id"]}
+
+        return self.store.decide(command["meeting_id"], decide)
+
+    @rpc
+    def check_in(self, payload: dict[str, Any]) -> dict[str, Any]:
+        command = load(schemas.CheckIn(), payload)
+
+        def decide(meeting: Meeting) -> dict[str, Any]:
+            event = meeting.check_in(command["name"], command["category"], command["identifier"])
+            self.store.append_for(meeting, "roster", [event], "meeting")
+            return {"checked_in": len(meeting.roster)}
+
+        return self.store.decide(command["meeting_id"], decide)
+
+    @rpc
+    def issue_tokens(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Tokens in clear, returned once for printing; the log keeps salted hashes only."""
+        command = load(schemas.IssueTokens(), payload)
+
+        def decide(meeting: Meeting) -> dict[str, Any]:
+            event, tokens = meeting.issue_tokens(command["count"])
+            self.store.append_for(meeting, "tokens", [event], "meeting")
+            return {"tokens": tokens, "issued": meeting.issued}
+
+        return self.store.decide(command["meeting_id"], decide)
+
+    @rpc
+    def issue_paper_slips(self, payload: dict[str, Any]) -> dict[str, Any]:
+        command = load(schemas.IssueTokens(), payload)
+
+        def decide(meeting: Meeting) -> dict[str, Any]:
+            self.store.append_for(
+                meeting, "tokens", [meeting.issue_paper_slips(command["count"])], "meeting"
+            )
+            return {"issued": meeting.issued}
+
+        return self.store.decide(command["meeting_id"], decide)
+
+    @rpc
+    def open_voting(self, payload: dict[str, Any]) -> dict[str, Any]:
+        command = load(schemas.MeetingRef(), payload)
+
+        def decide(meeting: Meeting) -> dict[str, Any]:
+            self.store.append_for(meeting, "meeting", [meeting.open_voting()], "roster")
+            return meeting.status()
+
+        return self.store.decide(command["meeting_id"], decide)
+
+    @rpc
+    def cast_ballot(self, payload: dict[str, Any]) -> dict[str, Any]:
+        command = load(schemas.CastBallot(), payload)
+
+        def decide(meeting: Meeting) -> dict[str, Any]:
+            event = meeting.cast(command["token"], command["marks"])
+            [recorded] = self.store.append_for(meeting, "ballotbox", [event], "meeting", "tokens")
+            return {"receipt": receipt_code(recorded), "meeting_id": meeting.meeting_id}
+
+        return self.store.decide(command["meeting_id"], decide)
+
+    @rpc
+    def key_paper_batch(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """One clerk's keying of a batch; slips two clerks keyed alike are counted."""
+        command = load(schemas.KeyPaperBatch(), payload)
+
+        def decide(meeting: Meeting) -> dict[str, Any]:
+            events, mismatched = meeting.key_paper(
+                command["batch"], command["clerk"], command["entries"]
+            )
+            keyings = [event for event in events if event.type == "PaperBallotKeyed"]
+            ballots = [event for event in events if event.type == "BallotCast"]
+            before = meeting.returned
+            writes = [self.store.write_for(meeting, "paper", keyings)]
+            if ballots:
+                writes.append(self.store.write_for(meeting, "ballotbox", ballots))
+            self.store.append_writes(meeting, writes)
+            return {"accepted": meeting.returned - before, "mismatched": mismatched}
+
+        return self.store.decide(command["meeting_id"], decide)
+
+    @rpc
+    def close_voting(self, payload: dict[str, Any]) -> dict[str, Any]:
+        command = load(schemas.MeetingRef(), payload)
+
+        def decide(meeting: Meeting) -> dict[str, Any]:
+            self.store.append_for(
+                meeting, "meeting", meeting.close_voting(), "ballotbox", "tokens", "paper"
+            )
+            return meeting.status()
+
+        return self.store.decide(command["meeting_id"], decide)
+
+    @rpc
+    def void_meeting(self, payload: dict[str, Any]) -> dict[str, Any]:
+        command = load(schemas.VoidMeeting(), payload)
+
+        def decide(meeting: Meeting) -> dict[str, Any]:
+            self.store.append_for(meeting, "meeting", [meeting.void(command["reason"])])
+            return meeting.status()
+
+        return self.store.decide(command["meeting_id"], decide)
+
+    @rpc
+    def check_receipt(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Whether a ballot with this tracking code is in the meeting's ballot box."""
+        query = load(schemas.CheckReceipt(), payload)
+        meeting = self.store.meeting(query["meeting_id"])
+        counted = any(
+            receipt_code(event) == query["code"]
+            for event in self.store.log.read_stream(meeting.stream("ballotbox"))
+        )
+        return {"meeting_id": meeting.meeting_id, "code": query["code"], "in_ballot_box": counted}
+
+    @rpc
+    def meeting_ballots(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The ballots as cast, for counting: only once voting has closed (DESIGN.md §4.3)."""
+        meeting = self.store.meeting(load(schemas.MeetingRef(), payload)["meeting_id"])
+        if meeting.phase not in (CLOSED, VOID):
+            raise Refused("ballots are sealed until voting closes", {"phase": meeting.phase})
+        events = self.store.log.read_stream(meeting.stream("ballotbox"))
+        return {
+            "meeting_id": meeting.meeting_id,
+            "ballots": [to_cloudevent(event) for event in events],
+        }
+
+    @rpc
+    def read_log(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The ballot log after a position, for qunping's own consumers; ballots sealed."""
+        query = load(schemas.ReadLog(), payload)
+        events = self.store.log.read_batch(query["after"], query["limit"])
+        return {"events": [sealed(event) for event in events]}
+
+    @rpc
+    def list_meetings(self, payload: dict[str, Any]) -> dict[str, Any]:
+        campaign_id = load(schemas.CampaignRef(), payload)["campaign_id"]
+        self.store.campaign(campaign_id)
+        meetings = []
+        for event in self.store.log.read_all():
+            if event.type == "MeetingScheduled" and event.data["campaign_id"] == campaign_id:
+                try:
+                    meetings.append(self.store.meeting(event.data["meeting_id"]).status())
+                except NotFound:
+                    continue
+        return {"campaign_id": campaign_id, "meetings": meetings}

@@ -1,0 +1,94 @@
+"""Loading campaigns and meetings from the ballot log, kept warm in memory.
+
+A cached meeting is current as long as the log's view agrees on every one of its stream
+versions (no I/O to ask); otherwise only the missing events are read. Commands on one
+meeting run one at a time in this process; across processes, the log's version checks
+refuse a stale decision and the command is decided again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TypeVar
+
+from qunping.core.envelope import NewEvent, RecordedEvent
+from qunping.core.errors import ConcurrencyError, NotFound
+from qunping.core.eventlog import EventLog, StreamWrite
+from services.ballot.domain import Campaign, Meeting
+
+T = TypeVar("T")
+RETRIES = 20
+
+
+class BallotStore:
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+        self._meetings: dict[str, Meeting] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def campaign(self, campaign_id: str) -> Campaign:
+        campaign = Campaign(campaign_id)
+        for event in self.log.read_stream(f"campaign-{campaign_id}"):
+            campaign.apply(event)
+        if not campaign.exists:
+            raise NotFound(f"campaign {campaign_id}")
+        return campaign
+
+    def meeting(self, meeting_id: str) -> Meeting:
+        fresh = self._meetings.get(meeting_id) or Meeting(meeting_id)
+        for stream in fresh.streams():
+            held = fresh.versions.get(stream, 0)
+            if self.log.known_version(stream) != held:
+                fresh.apply_all(self.log.read_stream(stream, after_version=held))
+        if not fresh.exists:
+            raise NotFound(f"meeting {meeting_id}")
+        self._meetings[meeting_id] = fresh
+        return fresh
+
+    @contextmanager
+    def deciding(self, meeting_id: str) -> Iterator[None]:
+        """One command at a time per meeting in this process."""
+        with self._guard:
+            lock = self._locks.setdefault(meeting_id, threading.Lock())
+        with lock:
+            yield
+
+    def append_for(
+        self, meeting: Meeting, category: str, events: Sequence[NewEvent], *also: str
+    ) -> list[RecordedEvent]:
+        """Append to one of the meeting's streams, as of the versions the decision read."""
+        stream = meeting.stream(category)
+        recorded = self.log.append(
+            stream,
+            events,
+            meeting.versions.get(stream, 0),
+            unchanged={
+                meeting.stream(other): meeting.versions.get(meeting.stream(other), 0)
+                for other in also
+            },
+        )
+        meeting.apply_all(recorded)
+        return recorded
+
+    def write_for(self, meeting: Meeting, category: str, events: Sequence[NewEvent]) -> StreamWrite:
+        stream = meeting.stream(category)
+        return StreamWrite(stream, events, meeting.versions.get(stream, 0))
+
+    def append_writes(self, meeting: Meeting, writes: Sequence[StreamWrite]) -> list[RecordedEvent]:
+        recorded = self.log.append_batch(writes)
+        meeting.apply_all(recorded)
+        return recorded
+
+    def decide(self, meeting_id: str, decision: Callable[[Meeting], T]) -> T:
+        """Load, decide and append; decide again if another process moved a stream first."""
+        with self.deciding(meeting_id):
+            for _ in range(RETRIES):
+                meeting = self.meeting(meeting_id)
+                try:
+                    return decision(meeting)
+                except ConcurrencyError:
+                    self._meetings.pop(meeting_id, None)
+            raise ConcurrencyError(f"meeting-{meeting_id}", None, -1)

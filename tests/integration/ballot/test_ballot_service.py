@@ -1,0 +1,263 @@
+"""The ballot service running for real: nameko on the real broker, the real MongoDB server."""
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import eventlet
+import kombu
+import pytest
+from nameko.exceptions import RemoteError
+from nameko.standalone.rpc import ClusterRpcProxy
+from pymongo import MongoClient
+
+from qunping.core.amqp import events_exchange
+from qunping.core.errors import InvalidInput, NotFound, Refused
+from services.ballot.domain import NOT_VALID
+from services.ballot.service import BallotService
+
+SUBJECTS = [
+    {"kind": "committee"},
+    {"kind": "secretary", "name": "王书记"},
+    {"kind": "graduate", "name": "李选聘"},
+]
+
+
+@pytest.fixture
+def ballot(container_factory: Callable[..., Any], nameko_config: dict[str, Any]) -> Iterator[Any]:
+    container = container_factory(BallotService, nameko_config)
+    container.start()
+    with ClusterRpcProxy(nameko_config) as cluster:
+        yield cluster.ballot
+
+
+@pytest.fixture
+def ballot_db(nameko_config: dict[str, Any], mongo_client: MongoClient[dict[str, Any]]) -> Any:
+    return mongo_client[f"{nameko_config['QUNPING_DB_PREFIX']}ballot"]
+
+
+def events_in(db: Any) -> int:
+    last = db["events"].find_one(sort=[("_id", -1)])
+    return 0 if last is None else last["last"]
+
+
+def meeting_ready(ballot: Any, tokens: int, present: int = 50) -> tuple[str, list[str]]:
+    campaign = ballot.create_campaign({"district": "吉州区", "year": 2011, "batch": "第一批试点"})
+    meeting = ballot.schedule_meeting(
+        {
+            "campaign_id": campaign["campaign_id"],
+            "community": "光明社区",
+            "street": "古南街道",
+            "starts_at": "2011-10-12T09:00:00+08:00",
+            "place": "社区会议室",
+            "expected_participants": 60,
+            "subjects": SUBJECTS,
+        }
+    )
+    meeting_id = meeting["meeting_id"]
+    for n in range(present):
+        ballot.check_in({"meeting_id": meeting_id, "name": f"居民{n}", "category": "resident"})
+    issued = (
+        ballot.issue_tokens({"meeting_id": meeting_id, "count": tokens})["tokens"] if tokens else []
+    )
+    return meeting_id, issued
+
+
+def marks(value: str = "满意") -> list[dict[str, str]]:
+    return [
+        {"subject": "committee-1", "dimension": "社区服务", "value": value},
+        {"subject": "secretary-1", "dimension": "德", "value": "优秀"},
+    ]
+
+
+def test_a_meeting_runs_from_schedule_to_close_and_only_then_shows_ballots(ballot: Any) -> None:
+    meeting_id, tokens = meeting_ready(ballot, tokens=55)
+    ballot.record_report(
+        {"meeting_id": meeting_id, "subject_id": "secretary-1", "text": "一年来……"}
+    )
+    ballot.open_voting({"meeting_id": meeting_id})
+    receipts = [
+        ballot.cast_ballot({"meeting_id": meeting_id, "token": t, "marks": marks()})["receipt"]
+        for t in tokens[:50]
+    ]
+
+    open_status = ballot.meeting_status({"meeting_id": meeting_id})
+    with pytest.raises(Refused):
+        ballot.meeting_ballots({"meeting_id": meeting_id})
+    closed = ballot.close_voting({"meeting_id": meeting_id})
+
+    assert (open_status["phase"], open_status["returned"], open_status["issued"]) == (
+        "open",
+        50,
+        55,
+    )
+    assert not any(key in json.dumps(open_status) for key in ("满意", "优秀", "marks"))
+    assert closed["phase"] == "closed"
+    assert (closed["closing"]["returned"], closed["closing"]["valid"]) == (50, 50)
+    assert len(ballot.meeting_ballots({"meeting_id": meeting_id})["ballots"]) == 50
+    assert ballot.check_receipt({"meeting_id": meeting_id, "code": receipts[7]})["in_ballot_box"]
+    assert not ballot.check_receipt({"meeting_id": meeting_id, "code": "0000-0000-0000-0000"})[
+        "in_ballot_box"
+    ]
+
+
+def test_every_refusal_writes_no_event(ballot: Any, ballot_db: Any) -> None:
+    meeting_id, tokens = meeting_ready(ballot, tokens=2, present=49)
+    attempts: list[tuple[Callable[[], Any], type[Exception]]] = [
+        (
+            lambda: ballot.create_campaign(
+                {"district": "吉州区", "year": 2011, "batch": "x", "$where": "1"}
+            ),
+            InvalidInput,
+        ),
+        (
+            lambda: ballot.create_campaign(
+                {
+                    "district": "吉州区",
+                    "year": 2011,
+                    "batch": "x",
+                    "policy": {"composite": {"mass_percent": 70, "superior_percent": 40}},
+                }
+            ),
+            InvalidInput,
+        ),
+        (
+            lambda: ballot.check_in(
+                {"meeting_id": meeting_id, "name": {"$gt": ""}, "category": "resident"}
+            ),
+            InvalidInput,
+        ),
+        (
+            lambda: ballot.check_in(
+                {"meeting_id": meeting_id, "name": "居民1", "category": "resident"}
+            ),
+            Refused,
+        ),
+        (lambda: ballot.open_voting({"meeting_id": meeting_id}), Refused),
+        (
+            lambda: ballot.cast_ballot(
+                {"meeting_id": meeting_id, "token": tokens[0], "marks": marks()}
+            ),
+            Refused,
+        ),
+        (lambda: ballot.issue_tokens({"meeting_id": meeting_id, "count": 0}), InvalidInput),
+        (
+            lambda: ballot.record_report(
+                {"meeting_id": meeting_id, "subject_id": "nobody-1", "text": "x"}
+            ),
+            InvalidInput,
+        ),
+        (lambda: ballot.schedule_meeting({"campaign_id": "0" * 16}), InvalidInput),
+    ]
+    before = events_in(ballot_db)
+
+    for attempt, error in attempts:
+        with pytest.raises(error):
+            attempt()
+
+    assert events_in(ballot_db) == before
+
+
+def test_bad_input_names_each_wrong_field(ballot: Any) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        ballot.create_campaign({"district": "", "year": "2011", "unknown": 1})
+
+    assert set(refused.value.messages) == {"district", "year", "batch", "unknown"}
+
+
+def test_two_casts_with_one_token_at_once_count_exactly_once(ballot: Any) -> None:
+    meeting_id, [token] = meeting_ready(ballot, tokens=1)
+    ballot.open_voting({"meeting_id": meeting_id})
+
+    replies = [
+        ballot.cast_ballot.call_async({"meeting_id": meeting_id, "token": token, "marks": marks()})
+        for _ in range(2)
+    ]
+    outcomes = []
+    for reply in replies:
+        try:
+            outcomes.append(reply.result())
+        except Refused as refused:
+            outcomes.append(refused.reason)
+
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["dict", "str"]
+    assert NOT_VALID in outcomes
+    assert ballot.meeting_status({"meeting_id": meeting_id})["returned"] == 1
+
+
+def test_a_thousand_tokens_cast_at_once_are_each_counted_once(ballot: Any) -> None:
+    meeting_id, tokens = meeting_ready(ballot, tokens=0)
+    tokens = ballot.issue_tokens({"meeting_id": meeting_id, "count": 1000})["tokens"]
+    ballot.open_voting({"meeting_id": meeting_id})
+
+    replies = [
+        ballot.cast_ballot.call_async({"meeting_id": meeting_id, "token": t, "marks": marks()})
+        for t in tokens
+    ]
+    receipts = [reply.result()["receipt"] for reply in replies]
+
+    assert len(set(receipts)) == 1000
+    closed = ballot.close_voting({"meeting_id": meeting_id})
+    assert (closed["closing"]["returned"], closed["closing"]["issued"]) == (1000, 1000)
+
+
+def test_no_stored_or_published_datum_links_a_representative_to_a_ballot(
+    ballot: Any, ballot_db: Any, nameko_config: dict[str, Any]
+) -> None:
+    connection = kombu.Connection(nameko_config["AMQP_URI"])
+    queue = kombu.Queue("secrecy-watch", events_exchange("ballot"), routing_key="#", durable=True)
+    queue(connection.default_channel).declare()
+    meeting_id, tokens = meeting_ready(ballot, tokens=50)
+    ballot.open_voting({"meeting_id": meeting_id})
+    for token in tokens:
+        ballot.cast_ballot({"meeting_id": meeting_id, "token": token, "marks": marks()})
+    ballot.close_voting({"meeting_id": meeting_id})
+
+    published: list[dict[str, Any]] = []
+    with kombu.Consumer(
+        connection, [queue], on_message=lambda m: (published.append(json.loads(m.body)), m.ack())
+    ):
+        deadline = time.monotonic() + 20
+        # campaign, meeting, 50 check-ins, tokens, opening, 50 ballots, closing
+        while len(published) < 105 and time.monotonic() < deadline:
+            try:
+                connection.drain_events(timeout=0.5)
+            except TimeoutError:
+                eventlet.sleep(0)
+    queue(connection.default_channel).delete()
+    connection.release()
+
+    stored = [e for commit in ballot_db["events"].find() for e in commit["events"]]
+    roster = [e for e in stored if e["type"] == "RepresentativeCheckedIn"]
+    ballots = [e for e in stored if e["type"] == "BallotCast"]
+    assert len(roster) == 50 and len(ballots) == 50
+    roster_values = {
+        json.dumps(v, ensure_ascii=False)
+        for e in roster
+        for k, v in e["data"].items()
+        if k != "meeting_id"
+    }
+    ballot_values = {
+        json.dumps(v, ensure_ascii=False)
+        for e in ballots
+        for k, v in e["data"].items()
+        if k != "meeting_id"
+    }
+    assert roster_values.isdisjoint(ballot_values), (
+        "no shared value: no key between roster and ballots"
+    )
+    assert {e["stream"].split("-")[0] for e in roster} == {"roster"}
+    assert {e["stream"].split("-")[0] for e in ballots} == {"ballotbox"}
+    assert all(e["recorded_at"].hour == 0 and e["recorded_at"].minute == 0 for e in ballots)
+    published_ballots = [e for e in published if e["type"].endswith(".BallotCast")]
+    assert len(published) == 105 and len(published_ballots) == 50
+    assert all(e["data"] == {"meeting_id": meeting_id, "sealed": True} for e in published_ballots)
+    assert not any("居民" in json.dumps(e, ensure_ascii=False) for e in published_ballots)
+
+
+def test_remote_errors_are_the_callers_own_types(ballot: Any) -> None:
+    with pytest.raises(NotFound) as missing:
+        ballot.meeting_status({"meeting_id": "0" * 16})
+    assert not isinstance(missing.value, RemoteError)
+    assert missing.value.what == "meeting 0000000000000000"

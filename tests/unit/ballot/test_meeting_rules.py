@@ -1,0 +1,256 @@
+"""A meeting's rules, run through the service layer on an in-memory log (no servers)."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from qunping.core.errors import InvalidInput, Refused
+from qunping.core.memory_eventlog import InMemoryEventLog
+from services.ballot import domain
+from services.ballot.domain import NOT_VALID, Meeting
+from services.ballot.events import payloads
+from services.ballot.policy import merged_with_defaults
+from services.ballot.store import BallotStore
+
+SUBJECTS = [{"kind": "committee", "name": ""}, {"kind": "secretary", "name": "王书记"}]
+DETAILS = {
+    "community": "光明社区",
+    "street": "古南街道",
+    "starts_at": "2011-10-12T09:00:00",
+    "place": "社区会议室",
+    "expected_participants": 60,
+}
+
+
+class Scene:
+    """A campaign and one scheduled meeting on an in-memory ballot log."""
+
+    def __init__(self, **policy: Any) -> None:
+        self.log = InMemoryEventLog("ballot", payload_schemas=payloads)
+        self.store = BallotStore(self.log)
+        created = domain.create_campaign("吉州区", 2011, "第一批", merged_with_defaults(policy))
+        self.log.append(f"campaign-{created.data['campaign_id']}", [created], 0)
+        campaign = self.store.campaign(created.data["campaign_id"])
+        scheduled = domain.schedule_meeting(campaign, DETAILS, SUBJECTS, None)
+        self.meeting_id = scheduled.data["meeting_id"]
+        self.log.append(f"meeting-{self.meeting_id}", [scheduled], 0)
+
+    def do(self, category: str, decision: Callable[[Meeting], Any], *also: str) -> Any:
+        def run(meeting: Meeting) -> Any:
+            produced = decision(meeting)
+            events = produced if isinstance(produced, list) else [produced]
+            self.store.append_for(meeting, category, events, *also)
+            return produced
+
+        return self.store.decide(self.meeting_id, run)
+
+    def meeting(self) -> Meeting:
+        return self.store.meeting(self.meeting_id)
+
+    def check_in(self, count: int, category: str = "resident") -> None:
+        for n in range(count):
+            self.do("roster", lambda m, n=n: m.check_in(f"{category}{n}", category, ""))
+
+    def tokens(self, count: int) -> list[str]:
+        event, tokens = self.meeting().issue_tokens(count)
+        self.do("tokens", lambda m: event)
+        return tokens
+
+    def events(self) -> int:
+        return self.log.head().position
+
+
+def committee(value: str, dimension: str = "社区服务") -> list[dict[str, str]]:
+    return [{"subject": "committee-1", "dimension": dimension, "value": value}]
+
+
+def test_a_meeting_below_quorum_cannot_open_and_says_how_many_are_missing() -> None:
+    scene = Scene()
+    scene.check_in(47)
+    before = scene.events()
+
+    with pytest.raises(Refused) as refused:
+        scene.do("meeting", lambda m: m.open_voting())
+
+    assert refused.value.details["missing"] == 3
+    assert "3 more representatives" in refused.value.reason
+    assert scene.events() == before
+
+
+def test_a_minimum_share_of_residents_is_part_of_the_quorum() -> None:
+    scene = Scene(quorum={"min_present": 50, "min_resident_percent": 70})
+    scene.check_in(30)
+    scene.check_in(20, "party_member")
+
+    with pytest.raises(Refused) as refused:
+        scene.do("meeting", lambda m: m.open_voting())
+
+    assert refused.value.details["missing_residents"] == 5
+
+
+def test_the_same_person_cannot_check_in_twice() -> None:
+    scene = Scene()
+    scene.do("roster", lambda m: m.check_in("张 三", "resident", ""))
+
+    with pytest.raises(Refused):
+        scene.do("roster", lambda m: m.check_in("张三", "resident", ""))
+    assert len(scene.meeting().roster) == 1
+
+
+def test_tokens_are_stored_only_as_salted_hashes_of_128_bit_secrets() -> None:
+    scene = Scene()
+
+    tokens = scene.tokens(5)
+
+    [issued] = [e for e in scene.log.read_all() if e.type == "TokensIssued"]
+    assert len(set(tokens)) == 5 and all(len(t) >= 22 for t in tokens)
+    assert not any(token in str(issued.data) for token in tokens)
+    assert issued.data["token_hashes"][0] == domain.token_hash(issued.data["salt"], tokens[0])
+
+
+def test_a_ballot_is_refused_while_voting_is_not_open() -> None:
+    scene = Scene()
+    [token] = scene.tokens(1)
+
+    with pytest.raises(Refused) as refused:
+        scene.do("ballotbox", lambda m: m.cast(token, committee("满意")))
+    assert "not open" in refused.value.reason
+
+
+def test_unknown_and_used_tokens_get_one_and_the_same_refusal() -> None:
+    scene = Scene()
+    scene.check_in(50)
+    [token] = scene.tokens(1)
+    scene.do("meeting", lambda m: m.open_voting())
+    scene.do("ballotbox", lambda m: m.cast(token, committee("满意")))
+    before = scene.events()
+
+    with pytest.raises(Refused) as used:
+        scene.do("ballotbox", lambda m: m.cast(token, committee("满意")))
+    with pytest.raises(Refused) as unknown:
+        scene.do("ballotbox", lambda m: m.cast("x" * 22, committee("满意")))
+
+    assert used.value.reason == unknown.value.reason == NOT_VALID
+    assert scene.events() == before
+
+
+def test_a_mark_for_something_not_rated_here_is_bad_input() -> None:
+    scene = Scene()
+    scene.check_in(50)
+    [token] = scene.tokens(1)
+    scene.do("meeting", lambda m: m.open_voting())
+
+    with pytest.raises(InvalidInput):
+        scene.do(
+            "ballotbox",
+            lambda m: m.cast(
+                token, [{"subject": "graduate-9", "dimension": "德", "value": "优秀"}]
+            ),
+        )
+    with pytest.raises(InvalidInput):
+        scene.do("ballotbox", lambda m: m.cast(token, committee("满意", dimension="德")))
+    assert scene.meeting().returned == 0
+
+
+def test_a_ballot_carries_no_voter_and_only_the_day() -> None:
+    scene = Scene()
+    scene.check_in(50)
+    [token] = scene.tokens(1)
+    scene.do("meeting", lambda m: m.open_voting())
+
+    [ballot] = scene.do("ballotbox", lambda m: [m.cast(token, committee("满意"))])
+
+    recorded = scene.log.read_stream(f"ballotbox-{scene.meeting_id}")[0]
+    assert set(recorded.data) == {"meeting_id", "channel", "token_hash", "slip", "marks"}
+    assert (
+        recorded.recorded_at.hour,
+        recorded.recorded_at.minute,
+        recorded.recorded_at.second,
+    ) == (0, 0, 0)
+    assert ballot.type == "BallotCast"
+
+
+def test_closing_reconciles_and_counts_valid_void_and_blank() -> None:
+    scene = Scene(invalid_mark_voids="ballot")
+    scene.check_in(50)
+    tokens = scene.tokens(4)
+    scene.do("meeting", lambda m: m.open_voting())
+    for token, marks in zip(
+        tokens, [committee("满意"), committee("?"), [], committee("不满意")], strict=True
+    ):
+        scene.do("ballotbox", lambda m, t=token, k=marks: m.cast(t, k))
+
+    scene.do("meeting", lambda m: m.close_voting(), "ballotbox", "tokens", "paper")
+
+    closing = scene.meeting().closing
+    assert (
+        closing["issued"],
+        closing["returned"],
+        closing["valid"],
+        closing["void"],
+        closing["blank"],
+    ) == (4, 4, 2, 1, 1)
+    assert closing["reconciled"] and scene.meeting().phase == "closed"
+
+
+def test_more_paper_ballots_returned_than_issued_voids_the_meeting() -> None:
+    scene = Scene()
+    scene.check_in(50)
+    scene.do("tokens", lambda m: m.issue_paper_slips(1))
+    scene.do("meeting", lambda m: m.open_voting())
+    entries = [{"slip": n, "marks": committee("满意")} for n in (1, 2)]
+    for clerk in ("clerk-a", "clerk-b"):
+        events, _ = scene.meeting().key_paper("b1", clerk, entries)
+        writes = [
+            scene.store.write_for(
+                scene.meeting(), "paper", [e for e in events if e.type == "PaperBallotKeyed"]
+            )
+        ]
+        ballots = [e for e in events if e.type == "BallotCast"]
+        if ballots:
+            writes.append(scene.store.write_for(scene.meeting(), "ballotbox", ballots))
+        scene.store.append_writes(scene.meeting(), writes)
+
+    scene.do("meeting", lambda m: m.close_voting(), "ballotbox", "tokens", "paper")
+
+    assert scene.meeting().returned == 2 and scene.meeting().phase == "void"
+
+
+def test_two_clerks_keying_alike_count_a_paper_ballot_and_differences_are_listed() -> None:
+    scene = Scene()
+    scene.check_in(50)
+    scene.do("tokens", lambda m: m.issue_paper_slips(3))
+    scene.do("meeting", lambda m: m.open_voting())
+    first = [{"slip": 1, "marks": committee("满意")}, {"slip": 2, "marks": committee("满意")}]
+    second = [{"slip": 1, "marks": committee("满意")}, {"slip": 2, "marks": committee("不满意")}]
+    events_a, _ = scene.meeting().key_paper("b1", "clerk-a", first)
+    scene.store.append_writes(
+        scene.meeting(), [scene.store.write_for(scene.meeting(), "paper", events_a)]
+    )
+
+    events_b, mismatched = scene.meeting().key_paper("b1", "clerk-b", second)
+
+    assert [e.type for e in events_b].count("BallotCast") == 1
+    assert mismatched == [2]
+
+
+def test_only_a_voided_meeting_can_be_run_again() -> None:
+    scene = Scene()
+    campaign = scene.store.campaign(scene.meeting().campaign_id)
+
+    with pytest.raises(Refused):
+        domain.schedule_meeting(campaign, DETAILS, SUBJECTS, scene.meeting())
+    scene.do("meeting", lambda m: m.void("会场秩序混乱"))
+    rerun = domain.schedule_meeting(campaign, DETAILS, SUBJECTS, scene.meeting())
+    assert rerun.data["rerun_of"] == scene.meeting_id
+
+
+def test_a_meeting_copies_the_campaign_policy_with_its_hash() -> None:
+    scene = Scene(quorum={"min_present": 60, "min_resident_percent": None})
+
+    meeting = scene.meeting()
+
+    assert meeting.policy["quorum"]["min_present"] == 60
+    [scheduled] = scene.log.read_stream(f"meeting-{scene.meeting_id}")
+    assert scheduled.data["policy_hash"] == scene.store.campaign(meeting.campaign_id).policy_hash

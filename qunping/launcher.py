@@ -16,6 +16,7 @@ from qunping.core.config import Settings
 
 SERVICES: dict[str, str] = {
     "ballot": "services.ballot.service:BallotService",
+    "tally": "services.tally.service:TallyService",
 }
 """Every service that exists, by name: `module:Class` of its nameko service."""
 

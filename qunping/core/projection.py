@@ -100,10 +100,13 @@ def _matches(document: dict[str, Any], query: dict[str, Any]) -> bool:
 
 
 class Projection(Protocol):
-    name: str
-    """Unique within the service's database; the checkpoint is kept under it."""
-    collections: Sequence[str]
-    """The read-model collections it owns: written only by it, dropped on rebuild."""
+    @property
+    def name(self) -> str:
+        """Unique within the service's database; the checkpoint is kept under it."""
+
+    @property
+    def collections(self) -> Sequence[str]:
+        """The read-model collections it owns: written only by it, dropped on rebuild."""
 
     def apply(self, event: RecordedEvent, models: ReadModels) -> None:
         """Fold one source event into the read models; ignore events of no interest."""

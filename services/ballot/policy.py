@@ -26,7 +26,7 @@ DEFAULT_POLICY: dict[str, Any] = {
         SATISFACTION: {"values": ["满意", "基本满意", "不满意"], "abstain": ["不了解"]},
         EXCELLENCE: {"values": ["优秀", "称职", "基本称职", "不称职"], "abstain": []},
     },
-    # Which values each named rate counts as favourable, per scale. The first is the headline.
+    # Which values each named rate counts as favourable, per scale.
     "rates": {
         SATISFACTION: {"satisfaction": ["满意", "基本满意"], "strict": ["满意"]},
         EXCELLENCE: {"excellence": ["优秀"], "satisfaction": ["优秀", "称职"], "unfit": ["不称职"]},
@@ -35,6 +35,7 @@ DEFAULT_POLICY: dict[str, Any] = {
         "committee": {
             "label": "社区两委班子",
             "scale": SATISFACTION,
+            "headline": "satisfaction",
             "dimensions": ["社区服务", "卫生", "文化", "治安", "环境", "总体评价"],
             "named": False,
             "min": 1,
@@ -43,6 +44,7 @@ DEFAULT_POLICY: dict[str, Any] = {
         "secretary": {
             "label": "党支部书记",
             "scale": EXCELLENCE,
+            "headline": "satisfaction",
             "dimensions": ["德", "能", "勤", "绩", "廉"],
             "named": True,
             "min": 1,
@@ -51,6 +53,7 @@ DEFAULT_POLICY: dict[str, Any] = {
         "graduate": {
             "label": "选聘生",
             "scale": EXCELLENCE,
+            "headline": "excellence",
             "dimensions": ["政治素养", "工作能力", "出勤出工", "工作实绩", "工作作风", "参加培训"],
             "named": True,
             "min": 0,
@@ -83,6 +86,8 @@ class ScaleSchema(StrictSchema):
 class KindSchema(StrictSchema):
     label = fields.String(required=True, validate=validate.Length(min=1, max=40))
     scale = fields.String(required=True)
+    headline = fields.String(required=True)
+    """The rate (of the scale's rates) that a subject of this kind is reported by."""
     dimensions = fields.List(
         fields.String(validate=validate.Length(min=1, max=20)),
         required=True,
@@ -182,6 +187,8 @@ def _kind_problems(policy: dict[str, Any]) -> list[str]:
     for name, kind in policy["kinds"].items():
         if kind["scale"] not in policy["scales"]:
             problems.append(f"{name}: unknown scale {kind['scale']!r}")
+        elif kind["headline"] not in policy["rates"].get(kind["scale"], {}):
+            problems.append(f"{name}: headline {kind['headline']!r} is not a rate of its scale")
         if kind["min"] > kind["max"]:
             problems.append(f"{name}: min is above max")
         if len(set(kind["dimensions"])) != len(kind["dimensions"]):
@@ -197,7 +204,7 @@ def _rate_problems(policy: dict[str, Any]) -> list[str]:
             problems.append(f"rates for unknown scale {scale_name!r}")
             continue
         if not rates:
-            problems.append(f"{scale_name}: needs at least a headline rate")
+            problems.append(f"{scale_name}: needs at least one rate")
         for rate, values in rates.items():
             unknown = sorted(set(values) - set(scale["values"]))
             if unknown:

@@ -1,0 +1,218 @@
+"""The formulas of DESIGN.md §3, applied as a meeting's policy says: pure, exact.
+
+Rates are kept as exact fractions (favourable, valid) and shown as percentages rounded
+half-up to two decimals only at the edge, so pooled figures never compound rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from services.ballot.judgement import judge
+
+GRADE_ORDER_BASE = 0
+
+
+def percent(favourable: int, valid: int) -> str | None:
+    """`favourable / valid` as a percentage with two decimals, e.g. "95.94"; None if no vote."""
+    if valid == 0:
+        return None
+    value = Decimal(favourable * 100) / Decimal(valid)
+    return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def rate(favourable: int, valid: int) -> dict[str, Any]:
+    return {"favourable": favourable, "valid": valid, "percent": percent(favourable, valid)}
+
+
+def meeting_results(
+    policy: Mapping[str, Any],
+    subjects: Sequence[Mapping[str, Any]],
+    ballots: Iterable[Sequence[Mapping[str, str]]],
+) -> dict[str, Any]:
+    """Per subject and dimension: counts of each value, valid, abstained, void, and rates."""
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    abstained: dict[tuple[str, str], int] = {}
+    void_items: dict[tuple[str, str], int] = {}
+    returned = void_ballots = blank = 0
+    for marks in ballots:
+        returned += 1
+        judgement = judge(policy, subjects, marks)
+        if judgement.void:
+            void_ballots += 1
+            continue
+        blank += judgement.blank
+        for item, value in judgement.ratings.items():
+            counts.setdefault(item, {})[value] = counts.setdefault(item, {}).get(value, 0) + 1
+        for item in judgement.abstained:
+            abstained[item] = abstained.get(item, 0) + 1
+        for item in judgement.void_items:
+            void_items[item] = void_items.get(item, 0) + 1
+    return {
+        "returned": returned,
+        "void_ballots": void_ballots,
+        "blank_ballots": blank,
+        "subjects": [
+            _subject_results(policy, subject, counts, abstained, void_items) for subject in subjects
+        ],
+    }
+
+
+def _subject_results(
+    policy: Mapping[str, Any],
+    subject: Mapping[str, Any],
+    counts: Mapping[tuple[str, str], Mapping[str, int]],
+    abstained: Mapping[tuple[str, str], int],
+    void_items: Mapping[tuple[str, str], int],
+) -> dict[str, Any]:
+    kind = policy["kinds"][subject["kind"]]
+    scale = policy["scales"][kind["scale"]]
+    rates = policy["rates"][kind["scale"]]
+    dimensions = []
+    overall = dict.fromkeys(scale["values"], 0)
+    for dimension in kind["dimensions"]:
+        item = (subject["id"], dimension)
+        by_value = {value: counts.get(item, {}).get(value, 0) for value in scale["values"]}
+        for value, count in by_value.items():
+            overall[value] += count
+        dimensions.append(
+            {
+                "dimension": dimension,
+                "counts": by_value,
+                "valid": sum(by_value.values()),
+                "abstained": abstained.get(item, 0),
+                "void": void_items.get(item, 0),
+                "rates": _rates(rates, by_value),
+            }
+        )
+    overall_rates = _rates(rates, overall)
+    results = {
+        "subject_id": subject["id"],
+        "kind": subject["kind"],
+        "name": subject["name"],
+        "headline": kind["headline"],
+        "dimensions": dimensions,
+        "counts": overall,
+        "valid": sum(overall.values()),
+        "rates": overall_rates,
+        "flagged": False,
+    }
+    if "unfit" in rates:
+        numerator, denominator = policy["flag_unfit_share"]
+        unfit = overall_rates["unfit"]
+        results["flagged"] = (
+            unfit["valid"] > 0 and unfit["favourable"] * denominator >= numerator * unfit["valid"]
+        )
+    return results
+
+
+def _rates(
+    rates: Mapping[str, Sequence[str]], counts: Mapping[str, int]
+) -> dict[str, dict[str, Any]]:
+    valid = sum(counts.values())
+    return {
+        name: rate(sum(counts[value] for value in values), valid) for name, values in rates.items()
+    }
+
+
+def headline_of(subject_results: Mapping[str, Any]) -> dict[str, Any]:
+    headline: dict[str, Any] = subject_results["rates"][subject_results["headline"]]
+    return headline
+
+
+def mass_score(results: Mapping[str, Any]) -> Decimal | None:
+    """A community's mass score: its committee's headline rate, as a percentage."""
+    for subject in results["subjects"]:
+        if subject["kind"] == "committee":
+            headline = headline_of(subject)
+            if headline["valid"]:
+                return Decimal(headline["favourable"] * 100) / Decimal(headline["valid"])
+    return None
+
+
+def composite_grade(policy: Mapping[str, Any], mass: Decimal, superior: int) -> dict[str, Any]:
+    """The 双评 composite (weights per policy) and the grade band it falls in."""
+    composite = (
+        mass * policy["composite"]["mass_percent"]
+        + Decimal(superior) * policy["composite"]["superior_percent"]
+    ) / 100
+    grade = policy["base_grade"]
+    for band in policy["grades"]:
+        if composite >= band["min_score"]:
+            grade = band["grade"]
+            break
+    return {
+        "mass_score": str(mass.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
+        "superior_score": superior,
+        "composite": str(composite.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
+        "grade": grade,
+    }
+
+
+def grade_rank(policy: Mapping[str, Any], grade: str) -> int:
+    """Higher is better: the base grade is 0, each band above it one more."""
+    bands = [band["grade"] for band in reversed(policy["grades"])]
+    return bands.index(grade) + 1 if grade in bands else GRADE_ORDER_BASE
+
+
+def movement(policy: Mapping[str, Any], previous: str | None, current: str) -> str:
+    """分类晋级: promoted, demoted or kept against the previous campaign; first if none."""
+    if previous is None:
+        return "first"
+    change = grade_rank(policy, current) - grade_rank(policy, previous)
+    return "promoted" if change > 0 else "demoted" if change < 0 else "kept"
+
+
+def district_summary(
+    policy: Mapping[str, Any], meetings: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Pooled rates (sum of favourable over sum of valid) with the mean of community rates."""
+    pools: dict[str, list[tuple[int, int]]] = {
+        "committees": [],
+        "secretaries": [],
+        "community_services": [],
+        "graduate_excellence": [],
+    }
+    flagged = []
+    for meeting in meetings:
+        for subject in meeting["results"]["subjects"]:
+            headline = headline_of(subject)
+            if subject["kind"] == "committee":
+                pools["committees"].append((headline["favourable"], headline["valid"]))
+                services = next(
+                    (d for d in subject["dimensions"] if d["dimension"] == "社区服务"), None
+                )
+                if services is not None:
+                    head = services["rates"][subject["headline"]]
+                    pools["community_services"].append((head["favourable"], head["valid"]))
+            elif subject["kind"] == "secretary":
+                pools["secretaries"].append((headline["favourable"], headline["valid"]))
+            elif subject["kind"] == "graduate":
+                excellence = subject["rates"]["excellence"]
+                pools["graduate_excellence"].append((excellence["favourable"], excellence["valid"]))
+            if subject["flagged"]:
+                flagged.append(
+                    {
+                        "community": meeting["community"],
+                        "subject": subject["name"],
+                        "kind": subject["kind"],
+                    }
+                )
+    return {
+        "pooled": {
+            name: rate(sum(f for f, _ in pool), sum(v for _, v in pool))
+            for name, pool in pools.items()
+        },
+        "mean_of_communities": {name: _mean_percent(pool) for name, pool in pools.items()},
+        "flagged": flagged,
+    }
+
+
+def _mean_percent(pool: Sequence[tuple[int, int]]) -> str | None:
+    shares = [Decimal(f * 100) / Decimal(v) for f, v in pool if v]
+    if not shares:
+        return None
+    mean = sum(shares, Decimal(0)) / len(shares)
+    return str(mean.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))

@@ -1,0 +1,163 @@
+"""The tally through the real services: ballots in, boards, results, grades and summaries out."""
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from qunping.core.errors import NotFound
+from qunping.sample import COMMUNITIES, load_sample
+from services.ballot.service import BallotService
+from services.tally.dependencies import TallyDependency
+from services.tally.service import TallyService
+
+
+class Cluster:
+    def __init__(self, proxy: Any, tally_container: Any) -> None:
+        self.ballot, self.tally = proxy.ballot, proxy.tally
+        self.dependency = next(
+            e for e in tally_container.extensions if isinstance(e, TallyDependency)
+        )
+
+    def settled(self, check: Callable[[], bool], timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            assert time.monotonic() < deadline, "the tally did not catch up"
+            time.sleep(0.2)
+
+    def read_models(self) -> dict[str, list[dict[str, Any]]]:
+        database = self.dependency.database
+        return {
+            name: list(database[name].find(sort=[("_id", 1)]))
+            for name in self.dependency.runner.projection.collections
+        }
+
+
+@pytest.fixture
+def cluster(
+    container_factory: Callable[..., Any], nameko_config: dict[str, Any]
+) -> Iterator[Cluster]:
+    container_factory(BallotService, nameko_config).start()
+    tally = container_factory(TallyService, nameko_config)
+    tally.start()
+    with ClusterRpcProxy(nameko_config, timeout=60) as proxy:
+        yield Cluster(proxy, tally)
+
+
+def small_meeting(cluster: Cluster) -> tuple[str, str, list[str]]:
+    campaign_id = cluster.ballot.create_campaign(
+        {"district": "吉州区", "year": 2012, "batch": "第二批"}
+    )["campaign_id"]
+    meeting_id = cluster.ballot.schedule_meeting(
+        {
+            "campaign_id": campaign_id,
+            "community": "光明社区",
+            "street": "古南街道",
+            "starts_at": "2012-10-12T09:00:00+08:00",
+            "place": "会议室",
+            "expected_participants": 50,
+            "subjects": [{"kind": "committee"}, {"kind": "secretary", "name": "陈建华"}],
+        }
+    )["meeting_id"]
+    for n in range(50):
+        cluster.ballot.check_in(
+            {"meeting_id": meeting_id, "name": f"代表{n}", "category": "resident"}
+        )
+    tokens = cluster.ballot.issue_tokens({"meeting_id": meeting_id, "count": 52})["tokens"]
+    cluster.ballot.open_voting({"meeting_id": meeting_id})
+    return campaign_id, meeting_id, tokens
+
+
+def test_the_sample_district_reproduces_the_reported_figures_from_raw_ballots(
+    cluster: Cluster,
+) -> None:
+    loaded = load_sample(cluster.ballot)
+    campaign_id = loaded["campaign_id"]
+
+    cluster.settled(
+        lambda: (
+            len(cluster.tally.grades({"campaign_id": campaign_id})["grades"]) == len(COMMUNITIES)
+        )
+    )
+    summary = cluster.tally.summary({"campaign_id": campaign_id})
+
+    pooled = {name: figure["percent"] for name, figure in summary["pooled"].items()}
+    assert pooled == {
+        "committees": "95.94",
+        "secretaries": "96.00",
+        "community_services": "97.00",
+        "graduate_excellence": "96.50",
+    }
+    assert summary["pooled"]["committees"]["valid"] == 5000
+    assert summary["meetings"] == 15 and sum(summary["grades"].values()) == 15
+    light = cluster.tally.results({"meeting_id": loaded["meetings"][0]})
+    assert light["community"] == "光明社区" and light["closing"]["returned"] == 60
+    published = [e for e in cluster.dependency.log.read_all() if e.type == "ResultsPublished"]
+    assert len(published) == 15
+
+    before = cluster.read_models()
+    cluster.dependency.runner.rebuild()
+    assert cluster.read_models() == before, "a rebuild from position 0 yields the same documents"
+    assert len([e for e in cluster.dependency.log.read_all() if e.type == "ResultsPublished"]) == 15
+
+
+def test_while_open_the_board_shows_turnout_only_and_results_exist_from_the_close(
+    cluster: Cluster,
+) -> None:
+    campaign_id, meeting_id, tokens = small_meeting(cluster)
+    marks = [{"subject": "committee-1", "dimension": "社区服务", "value": "满意"}]
+    for token in tokens[:3]:
+        cluster.ballot.cast_ballot({"meeting_id": meeting_id, "token": token, "marks": marks})
+
+    cluster.settled(lambda: cluster.tally.board({"meeting_id": meeting_id})["returned"] == 3)
+    board = cluster.tally.board({"meeting_id": meeting_id})
+    assert {k: board[k] for k in ("phase", "checked_in", "quorum", "issued", "returned")} == {
+        "phase": "open",
+        "checked_in": 50,
+        "quorum": 50,
+        "issued": 52,
+        "returned": 3,
+    }
+    with pytest.raises(NotFound):
+        cluster.tally.results({"meeting_id": meeting_id})
+    assert not any(document for document in cluster.read_models()["results"])
+
+    cluster.ballot.close_voting({"meeting_id": meeting_id})
+    cluster.settled(lambda: cluster.tally.board({"meeting_id": meeting_id})["phase"] == "closed")
+    results = cluster.tally.results({"meeting_id": meeting_id})
+    committee = results["results"]["subjects"][0]
+    assert committee["dimensions"][0]["counts"] == {"满意": 3, "基本满意": 0, "不满意": 0}
+    assert committee["rates"]["satisfaction"]["percent"] == "100.00"
+    assert results["source_position"] > 0 and len(results["source_hash"]) == 64
+    cluster.ballot.record_assessment(
+        {
+            "campaign_id": campaign_id,
+            "community": "光明社区",
+            "score": 70,
+            "assessor": "区委",
+            "basis": "考评",
+        }
+    )
+    cluster.settled(lambda: bool(cluster.tally.grades({"campaign_id": campaign_id})["grades"]))
+    [grade] = cluster.tally.grades({"campaign_id": campaign_id})["grades"]
+    assert (grade["composite"], grade["grade"], grade["movement"]) == ("88.00", "标准", "first")
+
+
+def test_duplicated_and_reordered_deliveries_change_nothing(cluster: Cluster) -> None:
+    _, meeting_id, tokens = small_meeting(cluster)
+    for token in tokens[:5]:
+        cluster.ballot.cast_ballot({"meeting_id": meeting_id, "token": token, "marks": []})
+    cluster.ballot.close_voting({"meeting_id": meeting_id})
+    cluster.settled(lambda: cluster.tally.board({"meeting_id": meeting_id})["phase"] == "closed")
+    before = cluster.read_models()
+    events = list(cluster.dependency.runner._source(0, 1000))
+    replay = events * 2
+    random.Random(7).shuffle(replay)
+
+    applied = sum(cluster.dependency.runner.deliver(event) for event in replay)
+
+    assert applied == 0
+    assert cluster.read_models() == before

@@ -1,0 +1,112 @@
+"""The tally's formulas against hand-computed cases (DESIGN.md §3)."""
+
+from decimal import Decimal
+
+from services.ballot.policy import DEFAULT_POLICY
+from services.tally import scoring
+
+SUBJECTS = [
+    {"id": "committee-1", "kind": "committee", "name": "社区两委班子"},
+    {"id": "graduate-1", "kind": "graduate", "name": "李选聘"},
+]
+
+
+def mark(subject: str, dimension: str, value: str) -> dict[str, str]:
+    return {"subject": subject, "dimension": dimension, "value": value}
+
+
+def test_satisfaction_counts_basic_satisfaction_and_the_strict_rate_does_not() -> None:
+    ballots = [
+        [mark("committee-1", "卫生", v)] for v in ["满意", "满意", "基本满意", "不满意", "不了解"]
+    ]
+
+    results = scoring.meeting_results(DEFAULT_POLICY, SUBJECTS, ballots)
+
+    hygiene = results["subjects"][0]["dimensions"][1]
+    assert hygiene["dimension"] == "卫生"
+    assert (hygiene["valid"], hygiene["abstained"]) == (4, 1), (
+        "不了解 abstains, outside the denominator"
+    )
+    assert hygiene["rates"]["satisfaction"] == {"favourable": 3, "valid": 4, "percent": "75.00"}
+    assert hygiene["rates"]["strict"]["percent"] == "50.00"
+
+
+def test_void_items_and_void_ballots_stay_out_of_every_rate() -> None:
+    ballots = [
+        [mark("committee-1", "卫生", "满意"), mark("committee-1", "卫生", "不满意")],
+        [mark("committee-1", "卫生", "很好")],
+        [mark("committee-1", "卫生", "满意")],
+        [],
+    ]
+
+    results = scoring.meeting_results(DEFAULT_POLICY, SUBJECTS, ballots)
+    hygiene = results["subjects"][0]["dimensions"][1]
+    assert (hygiene["valid"], hygiene["void"]) == (1, 2)
+    assert results["blank_ballots"] == 1
+
+    strict = {**DEFAULT_POLICY, "invalid_mark_voids": "ballot"}
+    results = scoring.meeting_results(strict, SUBJECTS, ballots)
+    assert results["void_ballots"] == 2
+    assert results["subjects"][0]["dimensions"][1]["valid"] == 1
+
+
+def test_excellence_rate_and_the_one_third_unfit_flag() -> None:
+    values = ["优秀", "不称职", "不称职", "称职", "优秀", "不称职"]
+    ballots = [[mark("graduate-1", "工作能力", v)] for v in values]
+
+    graduate = scoring.meeting_results(DEFAULT_POLICY, SUBJECTS, ballots)["subjects"][1]
+
+    assert graduate["rates"]["excellence"]["percent"] == "33.33"
+    assert graduate["rates"]["unfit"] == {"favourable": 3, "valid": 6, "percent": "50.00"}
+    assert graduate["flagged"]
+
+
+def test_exactly_one_third_unfit_is_flagged_and_just_under_is_not() -> None:
+    third = [[mark("graduate-1", "工作能力", v)] for v in ["不称职", "优秀", "称职"]]
+    under = [[mark("graduate-1", "工作能力", v)] for v in ["不称职", "优秀", "称职", "优秀"]]
+
+    assert scoring.meeting_results(DEFAULT_POLICY, SUBJECTS, third)["subjects"][1]["flagged"]
+    assert not scoring.meeting_results(DEFAULT_POLICY, SUBJECTS, under)["subjects"][1]["flagged"]
+
+
+def test_the_composite_weighs_mass_60_and_superior_40_into_grade_bands() -> None:
+    assert scoring.composite_grade(DEFAULT_POLICY, Decimal(95), 85)["composite"] == "91.00"
+    assert scoring.composite_grade(DEFAULT_POLICY, Decimal(95), 85)["grade"] == "示范"
+    assert scoring.composite_grade(DEFAULT_POLICY, Decimal(80), 70)["grade"] == "标准"
+    assert scoring.composite_grade(DEFAULT_POLICY, Decimal(70), 70)["grade"] == "普通"
+    assert scoring.composite_grade(DEFAULT_POLICY, Decimal(90), 90)["grade"] == "示范", (
+        "a band's bound is in it"
+    )
+
+
+def test_grades_move_up_and_down_across_campaigns() -> None:
+    assert scoring.movement(DEFAULT_POLICY, None, "标准") == "first"
+    assert scoring.movement(DEFAULT_POLICY, "普通", "标准") == "promoted"
+    assert scoring.movement(DEFAULT_POLICY, "示范", "标准") == "demoted"
+    assert scoring.movement(DEFAULT_POLICY, "标准", "标准") == "kept"
+
+
+def test_pooled_rates_sum_favourable_over_valid_with_the_mean_beside_them() -> None:
+    small = scoring.meeting_results(
+        DEFAULT_POLICY, SUBJECTS[:1], [[mark("committee-1", "卫生", "满意")]]
+    )
+    large = scoring.meeting_results(
+        DEFAULT_POLICY,
+        SUBJECTS[:1],
+        [[mark("committee-1", "卫生", v)] for v in ["满意"] * 1 + ["不满意"] * 3],
+    )
+
+    summary = scoring.district_summary(
+        DEFAULT_POLICY,
+        [{"community": "甲", "results": small}, {"community": "乙", "results": large}],
+    )
+
+    assert summary["pooled"]["committees"] == {"favourable": 2, "valid": 5, "percent": "40.00"}
+    assert summary["mean_of_communities"]["committees"] == "62.50"
+
+
+def test_percentages_round_half_up_only_at_the_edge() -> None:
+    assert scoring.percent(4797, 5000) == "95.94"
+    assert scoring.percent(1, 8) == "12.50"
+    assert scoring.percent(2, 3) == "66.67"
+    assert scoring.percent(0, 0) is None

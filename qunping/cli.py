@@ -15,14 +15,20 @@ import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
+import json  # noqa: E402
+import logging  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
 
 import click  # noqa: E402
+from nameko.exceptions import UnknownService  # noqa: E402
+from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
-from qunping import infra, launcher  # noqa: E402
+from qunping import infra, launcher, sample  # noqa: E402
 from qunping.core.config import settings_from  # noqa: E402
-from qunping.core.errors import InvalidInput  # noqa: E402
+from qunping.core.errors import InvalidInput, NotFound  # noqa: E402
 
 
 @click.group()
@@ -70,15 +76,114 @@ def _print_components(components: list[infra.Component]) -> None:
 
 
 @cli.command("run")
-def run() -> None:
-    """Run every service locally until Ctrl-C; logs go to .qunping/logs/."""
+@click.option("--no-sample", is_flag=True, help="Do not load the sample district.")
+def run(no_sample: bool) -> None:
+    """Run every service locally until Ctrl-C; logs go to .qunping/logs/.
+
+    The first run loads the sample district (吉州区, first pilot batch) through the services
+    and prints its results, so there is something real to look at at once.
+    """
     environment = infra.effective_environment(os.environ)
     log_dir = infra.home(os.environ) / "logs"
-    if not launcher.SERVICES:
-        click.echo("No services exist yet: the infrastructure is up and nothing more runs.")
-        return
     click.echo(f"Starting {', '.join(launcher.SERVICES)}; logs in {log_dir}/")
-    sys.exit(launcher.run_all(environment, log_dir))
+    marker = infra.home(os.environ) / "sample-campaign"
+
+    def started() -> None:
+        if no_sample:
+            return
+        settings = settings_from({**os.environ, **environment})
+        campaign_id = marker.read_text().strip() if marker.exists() else None
+        with ClusterRpcProxy(settings.nameko_config(), timeout=120) as cluster:
+            _wait_until_answering(cluster)
+            if campaign_id is None:
+                click.echo("Loading the sample district through the services (900 ballots)...")
+                campaign_id = sample.load_sample(cluster.ballot, click.echo)["campaign_id"]
+                marker.write_text(campaign_id)
+            _print_summary(cluster, campaign_id)
+        click.echo("Running; Ctrl-C stops every service.")
+
+    sys.exit(launcher.run_all(environment, log_dir, on_started=started))
+
+
+# A cheap query per service, to know it is up before loading the sample through it.
+PROBES = {"ballot": ("read_log", {"limit": 1}), "tally": ("caught_up_to", {})}
+
+
+def _wait_until_answering(cluster: Any, seconds: float = 60) -> None:
+    """The services just started: wait until each has its RPC queue and answers."""
+    deadline = time.monotonic() + seconds
+    for service, (method, payload) in PROBES.items():
+        while True:
+            try:
+                getattr(cluster[service], method)(payload)
+                break
+            except UnknownService:
+                if time.monotonic() > deadline:
+                    raise click.ClickException(f"{service} did not start; see its log") from None
+                time.sleep(0.5)
+
+
+def _print_summary(cluster: Any, campaign_id: str) -> None:
+    for _ in range(120):
+        try:
+            summary = cluster.tally.summary({"campaign_id": campaign_id})
+            if summary["meetings"] and sum(summary["grades"].values()) == summary["meetings"]:
+                break
+        except NotFound:
+            pass
+        time.sleep(0.5)
+    else:
+        click.echo("The tally has not caught up yet; see .qunping/logs/tally.log")
+        return
+    click.echo(
+        f"\n{summary['district']} {summary['year']} {summary['batch']}: {summary['meetings']} meetings"
+    )
+    labels = {
+        "committees": "满意率 社区两委班子",
+        "secretaries": "满意率 党支部书记",
+        "community_services": "满意率 社区服务",
+        "graduate_excellence": "优秀率 选聘生",
+    }
+    for name, label in labels.items():
+        pooled = summary["pooled"][name]
+        mean = summary["mean_of_communities"][name]
+        counts = f"{pooled['favourable']}/{pooled['valid']}"
+        click.echo(
+            f"  {label:<14} {pooled['percent']:>6}%  ({counts}; mean of communities {mean}%)"
+        )
+    click.echo(f"  grades: {summary['grades']}")
+    click.echo(f"  campaign id {campaign_id}; query with: qunping show summary {campaign_id}\n")
+
+
+@cli.group("show")
+def show() -> None:
+    """Read results from the running services."""
+
+
+@show.command("summary")
+@click.argument("campaign_id")
+def show_summary(campaign_id: str) -> None:
+    """A campaign's district summary, as JSON."""
+    settings = settings_from({**os.environ, **infra.effective_environment(os.environ)})
+    with ClusterRpcProxy(settings.nameko_config(), timeout=30) as cluster:
+        click.echo(
+            json.dumps(
+                cluster.tally.summary({"campaign_id": campaign_id}), ensure_ascii=False, indent=2
+            )
+        )
+
+
+@show.command("grades")
+@click.argument("campaign_id")
+def show_grades(campaign_id: str) -> None:
+    """A campaign's 双评 grades, as JSON."""
+    settings = settings_from({**os.environ, **infra.effective_environment(os.environ)})
+    with ClusterRpcProxy(settings.nameko_config(), timeout=30) as cluster:
+        click.echo(
+            json.dumps(
+                cluster.tally.grades({"campaign_id": campaign_id}), ensure_ascii=False, indent=2
+            )
+        )
 
 
 @cli.command("service")
@@ -93,4 +198,6 @@ def service(name: str) -> None:
 
 
 def main() -> None:
+    # py-amqp warns of every frame it drops on a closing channel: noise for an operator.
+    logging.getLogger("amqp").setLevel(logging.ERROR)
     cli()

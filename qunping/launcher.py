@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,12 @@ def run_service(name: str, settings: Settings) -> None:
     run([service_class(name)], config)
 
 
-def run_all(environ: Mapping[str, str], log_dir: Path, names: list[str] | None = None) -> int:
+def run_all(
+    environ: Mapping[str, str],
+    log_dir: Path,
+    names: list[str] | None = None,
+    on_started: Callable[[], None] = lambda: None,
+) -> int:
     """Start each service as its own process, like containers; stop all on Ctrl-C."""
     log_dir.mkdir(parents=True, exist_ok=True)
     processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -55,6 +60,7 @@ def run_all(environ: Mapping[str, str], log_dir: Path, names: list[str] | None =
                 stderr=subprocess.STDOUT,
             )
     try:
+        on_started()
         while True:
             for name, process in processes.items():
                 if process.poll() is not None:

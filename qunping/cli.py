@@ -135,9 +135,8 @@ def _print_summary(cluster: Any, campaign_id: str) -> None:
     else:
         click.echo("The tally has not caught up yet; see .qunping/logs/tally.log")
         return
-    click.echo(
-        f"\n{summary['district']} {summary['year']} {summary['batch']}: {summary['meetings']} meetings"
-    )
+    title = f"{summary['district']} {summary['year']} {summary['batch']}"
+    click.echo(f"\n{title}: {summary['meetings']} meetings")
     labels = {
         "committees": "满意率 社区两委班子",
         "secretaries": "满意率 党支部书记",

@@ -23,7 +23,6 @@ import time  # noqa: E402
 from typing import Any  # noqa: E402
 
 import click  # noqa: E402
-from nameko.exceptions import UnknownService  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
 from qunping import infra, launcher, sample  # noqa: E402
@@ -94,7 +93,7 @@ def run(no_sample: bool) -> None:
         settings = settings_from({**os.environ, **environment})
         campaign_id = marker.read_text().strip() if marker.exists() else None
         with ClusterRpcProxy(settings.nameko_config(), timeout=120) as cluster:
-            _wait_until_answering(cluster)
+            launcher.wait_until_answering(cluster)
             if campaign_id is None:
                 click.echo("Loading the sample district through the services (900 ballots)...")
                 campaign_id = sample.load_sample(cluster.ballot, click.echo)["campaign_id"]
@@ -103,24 +102,6 @@ def run(no_sample: bool) -> None:
         click.echo("Running; Ctrl-C stops every service.")
 
     sys.exit(launcher.run_all(environment, log_dir, on_started=started))
-
-
-# A cheap query per service, to know it is up before loading the sample through it.
-PROBES = {"ballot": ("read_log", {"limit": 1}), "tally": ("caught_up_to", {})}
-
-
-def _wait_until_answering(cluster: Any, seconds: float = 60) -> None:
-    """The services just started: wait until each has its RPC queue and answers."""
-    deadline = time.monotonic() + seconds
-    for service, (method, payload) in PROBES.items():
-        while True:
-            try:
-                getattr(cluster[service], method)(payload)
-                break
-            except UnknownService:
-                if time.monotonic() > deadline:
-                    raise click.ClickException(f"{service} did not start; see its log") from None
-                time.sleep(0.5)
 
 
 def _print_summary(cluster: Any, campaign_id: str) -> None:

@@ -18,10 +18,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from kombu.connection import Connection
 from pymongo import MongoClient
@@ -162,6 +164,35 @@ def stop_rabbitmq(environ: Mapping[str, str]) -> str:
         subprocess.run([ctl, "stop"], check=False)
     _remember(environ, rabbitmq_started=False)
     return "rabbitmq: stopped"
+
+
+@contextmanager
+def private_vhost(base_uri: str, label: str) -> Iterator[str]:
+    """A RabbitMQ vhost of its own (made with rabbitmqctl, so as root), deleted afterwards.
+
+    Tests and benchmarks run services named like the real ones; in a vhost of their own
+    they never answer, or steal, a running qunping's messages.
+    """
+    ctl = shutil.which("rabbitmqctl") or shutil.which("rabbitmqctl", path=str(RABBITMQ_SBIN)) or ""
+    vhost = f"{label}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    user = urlsplit(base_uri).username or "guest"
+    commands = [
+        [ctl, "add_vhost", vhost],
+        [ctl, "set_permissions", "-p", vhost, user, ".*", ".*", ".*"],
+    ]
+    if not ctl or not all(
+        subprocess.run(command, capture_output=True, check=False).returncode == 0
+        for command in commands
+    ):
+        raise InfraError(
+            "could not create a private RabbitMQ vhost with rabbitmqctl (run as root, or point "
+            "QUNPING_TEST_AMQP_URI at a vhost reserved for tests and benchmarks)"
+        )
+    parts = urlsplit(base_uri)
+    try:
+        yield urlunsplit((parts.scheme, parts.netloc, f"/{vhost}", "", ""))
+    finally:
+        subprocess.run([ctl, "delete_vhost", vhost], capture_output=True, check=False)
 
 
 # -- MongoDB (SecantusDB) ------------------------------------------------------------

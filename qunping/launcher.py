@@ -21,6 +21,29 @@ SERVICES: dict[str, str] = {
 """Every service that exists, by name: `module:Class` of its nameko service."""
 
 
+# A cheap query per service, to know it answers before sending it work.
+PROBES: dict[str, tuple[str, dict[str, Any]]] = {
+    "ballot": ("read_log", {"limit": 1}),
+    "tally": ("caught_up_to", {}),
+}
+
+
+def wait_until_answering(cluster: Any, seconds: float = 60) -> None:
+    """Services just started: wait until each has its RPC queue and answers."""
+    from nameko.exceptions import UnknownService
+
+    deadline = time.monotonic() + seconds
+    for service, (method, payload) in PROBES.items():
+        while True:
+            try:
+                getattr(cluster[service], method)(payload)
+                break
+            except UnknownService:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{service} did not start; see its log") from None
+                time.sleep(0.5)
+
+
 def service_class(name: str) -> type[Any]:
     module_name, class_name = SERVICES[name].split(":")
     cls: type[Any] = getattr(importlib.import_module(module_name), class_name)

@@ -14,13 +14,11 @@ import eventlet  # noqa: E402
 eventlet.monkey_patch()
 
 import os  # noqa: E402
-import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
-from urllib.parse import urlsplit, urlunsplit  # noqa: E402
 
 import pytest  # noqa: E402
 from pymongo import MongoClient  # noqa: E402
@@ -94,25 +92,11 @@ def amqp_uri() -> Iterator[str]:
     if "QUNPING_TEST_AMQP_URI" in os.environ:
         yield base
         return
-    ctl = shutil.which("rabbitmqctl") or shutil.which("rabbitmqctl", path="/usr/sbin")
-    vhost = f"qunping_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    user = urlsplit(base).username or "guest"
-    created = ctl is not None and all(
-        subprocess.run(command, capture_output=True, check=False).returncode == 0
-        for command in (
-            [ctl, "add_vhost", vhost],
-            [ctl, "set_permissions", "-p", vhost, user, ".*", ".*", ".*"],
-        )
-    )
-    if not created:
-        pytest.exit(
-            "could not create a private RabbitMQ vhost with rabbitmqctl (run as root, or set "
-            "QUNPING_TEST_AMQP_URI to a vhost reserved for tests)",
-            2,
-        )
-    parts = urlsplit(base)
-    yield urlunsplit((parts.scheme, parts.netloc, f"/{vhost}", "", ""))
-    subprocess.run([ctl, "delete_vhost", vhost], capture_output=True, check=False)  # type: ignore[list-item]
+    try:
+        with infra.private_vhost(base, "qunping_test") as uri:
+            yield uri
+    except infra.InfraError as error:
+        pytest.exit(str(error), 2)
 
 
 @pytest.fixture

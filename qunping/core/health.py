@@ -39,7 +39,8 @@ class ConnectionChecks:
             failures["mongodb"] = _first_line(error)
         try:
             with Connection(self.amqp_uri, connect_timeout=CHECK_TIMEOUT_SECONDS) as connection:
-                connection.ensure_connection(max_retries=1)
+                # One attempt, no back-off: the kubelet repeats the probe itself.
+                connection.ensure_connection(max_retries=0)
         except Exception as error:
             failures["amqp"] = _first_line(error)
         return failures

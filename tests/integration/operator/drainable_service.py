@@ -45,7 +45,7 @@ class DrainableService(HealthEndpoints):
 
 
 if __name__ == "__main__":
-    launcher.SERVICES[NAME] = f"{__name__.replace('__main__', __spec__.name)}:DrainableService"
+    launcher.SERVICES[NAME] = f"{__spec__.name}:DrainableService"
     from qunping.cli import main
 
     main()

@@ -206,3 +206,12 @@ def test_every_object_carries_helms_recommended_labels_and_the_release_namespace
         assert labels["helm.sh/chart"] == "qunping-0.1.0"
         assert "app.kubernetes.io/version" in labels
         assert manifest["metadata"]["namespace"] == "qunping"
+
+
+def test_helm_lint_finds_no_warning_or_error() -> None:
+    report = helm_python.lint(str(CHART))
+    # Helm's severities: 1 info, 2 warning, 3 error. The one info is "icon is recommended".
+    serious = [message for message in report["messages"] if message["severity"] >= 2]
+
+    assert report["errors"] == []
+    assert serious == []

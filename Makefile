@@ -3,14 +3,19 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# checkov pins packaging<24, which pytest and pip-tools refuse: it gets a virtualenv of its own.
+CHECKOV_VENV := $(VENV)/checkov
 
 .PHONY: run test lint bench install infra-up infra-down infra-status lock clean
 
-$(INSTALLED): requirements.lock pyproject.toml
+$(INSTALLED): requirements.lock requirements-checkov.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "qunping needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV) || { echo "On Debian: apt-get install python3-venv"; exit 1; }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+	  -r requirements-checkov.lock
 	@touch $(INSTALLED)
 
 install: $(INSTALLED)
@@ -47,10 +52,12 @@ infra-down: $(INSTALLED)
 infra-status: $(INSTALLED)
 	$(BIN)/qunping infra status
 
-## lock: re-pin every dependency (after editing pyproject.toml)
+## lock: re-pin every dependency (after editing pyproject.toml or requirements-checkov.in)
+PIP_COMPILE := $(BIN)/pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras
 lock: $(INSTALLED)
-	$(BIN)/pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras \
-	  --extra local --extra dev -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) --extra local --extra dev -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) -o requirements-runtime.lock pyproject.toml
+	$(PIP_COMPILE) -o requirements-checkov.lock requirements-checkov.in
 
 clean:
 	rm -rf $(VENV) artifacts .mypy_cache .ruff_cache

@@ -54,12 +54,16 @@ def run_service(name: str, settings: Settings) -> None:
     """Run one service in this process until SIGTERM, then drain its workers and stop.
 
     nameko's runner installs the SIGTERM handler; the process must be PID 1 in a
-    container (exec-form entrypoint) so the signal reaches it.
+    container (exec-form entrypoint) so the signal reaches it. Draining consumers keep the
+    broker connection until running handlers have acknowledged their messages.
     """
     import logging.config
 
     from nameko.cli.run import run
 
+    from qunping.core.draining import install_draining_consumers
+
+    install_draining_consumers()
     config = settings.nameko_config()
     logging.config.dictConfig(config["LOGGING"])
     run([service_class(name)], config)

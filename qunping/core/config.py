@@ -23,6 +23,7 @@ DEFAULTS = {
     "QUNPING_DB_PREFIX": "qunping_",
     "QUNPING_MAX_WORKERS": "20",
     "QUNPING_LOG_LEVEL": "INFO",
+    "QUNPING_HTTP_PORT": "8000",
 }
 
 
@@ -36,6 +37,7 @@ class SettingsSchema(StrictSchema):
     QUNPING_LOG_LEVEL = fields.String(
         required=True, validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"])
     )
+    QUNPING_HTTP_PORT = fields.Integer(required=True, validate=validate.Range(min=1, max=65535))
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ class Settings:
     db_prefix: str
     max_workers: int
     log_level: str
+    http_port: int
 
     def database_name(self, service: str) -> str:
         """Each service owns one database; no service reads another's."""
@@ -56,6 +59,8 @@ class Settings:
             "MONGO_URI": self.mongo_uri,
             "QUNPING_DB_PREFIX": self.db_prefix,
             "max_workers": self.max_workers,
+            # Health probes, and the gateway's API, listen on every interface of the pod.
+            "WEB_SERVER_ADDRESS": f"0.0.0.0:{self.http_port}",
             "serializer": "json",
             "ACCEPT": ["json", CLOUDEVENTS_SERIALIZER],
             "LOGGING": {
@@ -82,4 +87,5 @@ def settings_from(environ: Mapping[str, str] | None = None) -> Settings:
         db_prefix=values["QUNPING_DB_PREFIX"],
         max_workers=values["QUNPING_MAX_WORKERS"],
         log_level=values["QUNPING_LOG_LEVEL"],
+        http_port=values["QUNPING_HTTP_PORT"],
     )

@@ -21,6 +21,13 @@ def test_the_nameko_config_accepts_cloudevents_messages() -> None:
     assert "cloudevents" in config["ACCEPT"]
 
 
+def test_the_health_and_http_port_maps_to_the_nameko_web_server_on_every_interface() -> None:
+    assert settings_from({}).nameko_config()["WEB_SERVER_ADDRESS"] == "0.0.0.0:8000"
+    config = settings_from({"QUNPING_HTTP_PORT": "8081"}).nameko_config()
+
+    assert config["WEB_SERVER_ADDRESS"] == "0.0.0.0:8081"
+
+
 def test_bad_values_are_refused_naming_each_variable() -> None:
     with pytest.raises(InvalidInput) as refused:
         settings_from(
@@ -28,7 +35,13 @@ def test_bad_values_are_refused_naming_each_variable() -> None:
                 "AMQP_URI": "http://broker",
                 "QUNPING_MAX_WORKERS": "lots",
                 "QUNPING_DB_PREFIX": "Bad-Prefix",
+                "QUNPING_HTTP_PORT": "70000",
             }
         )
 
-    assert set(refused.value.messages) == {"AMQP_URI", "QUNPING_MAX_WORKERS", "QUNPING_DB_PREFIX"}
+    assert set(refused.value.messages) == {
+        "AMQP_URI",
+        "QUNPING_MAX_WORKERS",
+        "QUNPING_DB_PREFIX",
+        "QUNPING_HTTP_PORT",
+    }

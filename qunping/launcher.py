@@ -14,7 +14,9 @@ from typing import Any
 
 from qunping.core.config import Settings
 
-SERVICES: dict[str, str] = {}
+SERVICES: dict[str, str] = {
+    "notify": "services.notify.service:NotifyService",
+}
 """Every service that exists, by name: `module:Class` of its nameko service."""
 
 

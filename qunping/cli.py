@@ -150,7 +150,7 @@ def notify_dead_letters(subscription: str | None) -> None:
 @notify_group.command("redeliver")
 @click.argument("delivery_id")
 def notify_redeliver(delivery_id: str) -> None:
-    """Put a dead letter back at its place in its subscription's queue."""
+    """Put a dead letter back in its subscription's queue (ordered by arrival)."""
     _call_notify("redeliver", {"delivery_id": delivery_id})
     click.echo(f"delivery {delivery_id} is queued again")
 

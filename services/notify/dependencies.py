@@ -46,13 +46,15 @@ class NotifierDependency(DependencyProvider):  # type: ignore[misc]
         self.dispatcher = Dispatcher(self.outbox, self.view, self.settings, self._spawn)
         self.intake = PublicEventIntake(config["AMQP_URI"], self.outbox, self.view, self.settings)
         self._stop = threading.Event()
+        # Declared before any relay of this container starts, so that not even notify's
+        # own first announcements are published before its queue exists.
+        self.intake.declare()
 
     def _spawn(self, work: Any) -> None:
         self.container.spawn_managed_thread(work)
 
     def start(self) -> None:
         self.outbox.ensure_indexes()
-        self.intake.declare()
         self._threads = [
             self.container.spawn_managed_thread(
                 lambda: self.intake.run(self._stop, self.dispatcher.wake.set)

@@ -200,7 +200,11 @@ class Outbox:
         ]
 
     def redeliver(self, delivery_id: str) -> None:
-        """Put a dead letter back in its subscription's queue, at its original place."""
+        """Put a dead letter back in its subscription's queue.
+
+        The queue is ordered by arrival, so it goes out before anything that arrived after
+        it and is still pending.
+        """
         document = self.deliveries.find_one({"_id": delivery_id}, {"status": 1})
         if document is None:
             raise NotFound(f"delivery {delivery_id}")

@@ -89,7 +89,7 @@ class NotifyService:
 
     @rpc
     def redeliver(self, payload: Any) -> None:
-        """Put a dead letter back at its place in its subscription's queue."""
+        """Put a dead letter back in its subscription's queue (ordered by arrival)."""
         delivery_id = load(schemas.DeliveryRef(), payload)["delivery_id"]
         self.notifier.outbox.redeliver(delivery_id)
         self.notifier.dispatcher.wake.set()

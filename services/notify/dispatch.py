@@ -50,7 +50,15 @@ class PublicEventIntake:
         self._outbox = outbox
         self._view = view
         self._settings = settings
-        self.queue = Queue(INTAKE_QUEUE, public_exchange(), routing_key="#", durable=True)
+        # Single active consumer: with several notify replicas one reads at a time, so
+        # deliveries are queued in the order the relays published.
+        self.queue = Queue(
+            INTAKE_QUEUE,
+            public_exchange(),
+            routing_key="#",
+            durable=True,
+            queue_arguments={"x-single-active-consumer": True},
+        )
 
     def declare(self) -> None:
         with Connection(self._amqp_uri) as connection:

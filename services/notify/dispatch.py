@@ -29,7 +29,8 @@ from kombu.message import Message
 from kombu.messaging import Consumer
 
 from qunping.core.amqp import CLOUDEVENTS_CONTENT_TYPE, public_exchange
-from qunping.core.envelope import utc_now
+from qunping.core.envelope import from_cloudevent, utc_now
+from qunping.core.errors import InvalidInput
 from services.notify.email import EMAIL_RULES, TEMPLATES, compose, send
 from services.notify.outbox import DEAD, DELIVERED, PENDING, SENT, Outbox
 from services.notify.settings import NotifySettings
@@ -77,7 +78,13 @@ class PublicEventIntake:
         self, connection: Connection, stop: threading.Event, on_recorded: Callable[[], None]
     ) -> None:
         def on_message(message: Message) -> None:
-            self.take(message.delivery_info["routing_key"], message.body)
+            try:
+                self.take(message.delivery_info["routing_key"], message.body)
+            except InvalidInput as refused:
+                # Not our CloudEvent form: requeueing it would only block what follows.
+                log.error("dropped a malformed message on qunping.public: %s", refused)
+                message.reject(requeue=False)
+                return
             message.ack()
             on_recorded()
 
@@ -93,8 +100,12 @@ class PublicEventIntake:
 
     def take(self, routing_key: str, body: bytes | str) -> None:
         """Record what this public event asks of notify: deliveries and e-mails."""
-        text = body.decode("utf-8") if isinstance(body, bytes) else body
-        cloudevent = json.loads(text)
+        try:
+            text = body.decode("utf-8") if isinstance(body, bytes) else body
+            cloudevent = json.loads(text)
+        except ValueError:
+            raise InvalidInput("the body is not UTF-8 JSON") from None
+        from_cloudevent(cloudevent)  # raises InvalidInput unless exactly our form
         state = self._view.current()
         for subscription in state.subscribers_of(routing_key):
             self._outbox.enqueue(subscription.subscription_id, cloudevent["id"], routing_key, text)

@@ -224,6 +224,31 @@ def test_an_event_the_broker_delivers_twice_is_delivered_once(
     assert titles([r.body for r in receiver.requests]) == ["第1号公告", "第2号公告"]
 
 
+def test_a_malformed_message_on_the_public_exchange_is_dropped_without_blocking_the_next(
+    start_notify: Any, receivers: Any, nameko_config: dict[str, Any]
+) -> None:
+    notify = start_notify()
+    receiver = receivers()
+    subscribe(notify, receiver, ["#"])
+
+    with kombu.Connection(nameko_config["AMQP_URI"]) as connection:
+        producer = connection.Producer()
+        for body in (b"not json", b'{"id": "x", "specversion": "1.0"}', b"\xff\xfe"):
+            producer.publish(
+                body,
+                exchange="qunping.public",
+                routing_key="ballot.MeetingClosed",
+                content_type="application/cloudevents+json",
+                content_encoding="binary",
+            )
+    notify.publish_announcement(announcement(1))
+    [request] = wait_until(lambda: receiver.requests, what="the valid event")
+    time.sleep(0.3)
+
+    assert titles([request.body]) == ["第1号公告"]
+    assert len(receiver.requests) == 1
+
+
 def test_a_bad_subscription_is_refused_field_by_field_and_nothing_is_written(
     start_notify: Any,
 ) -> None:

@@ -59,3 +59,19 @@ def test_a_payload_outside_its_schema_fails_the_json_schema() -> None:
     assert list(validator.iter_errors(good)) == []
     assert list(validator.iter_errors({**good, "data": {**good["data"], "extra": 1}}))
     assert list(validator.iter_errors({**good, "type": "qunping.ballot.BallotCast"}))
+
+
+def test_the_operator_command_writes_what_is_committed(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from qunping.cli import cli
+
+    (tmp_path / "events").mkdir()
+    (tmp_path / "events" / "notify.Retired.v1.json").write_text("{}")
+
+    result = CliRunner().invoke(cli, ["contract", "generate", "--docs", str(tmp_path)])
+
+    assert result.exit_code == 0, result.output
+    written = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()}
+    assert written == set(rendered_documents(REGISTRIES)), "a retired event's schema is removed"
+    assert (tmp_path / "asyncapi.yaml").read_text() == (DOCS / "asyncapi.yaml").read_text()

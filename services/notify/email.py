@@ -36,6 +36,13 @@ TEMPLATES: dict[str, EmailTemplate] = {
         subject="【群评】{community} 测评结果公示：{title}",
         body="您好：\n\n{community} 的测评结果已经公示，内容如下。\n\n{title}\n\n{body}" + FOOTER,
     ),
+    "meeting_results": EmailTemplate(
+        subject="【群评】{community} 测评结果已当场公布",
+        body=(
+            "您好：\n\n{community} 的测评会（编号 {meeting_id}）已经闭会，测评结果已当场公布。"
+            "结果按测评政策 {policy_hash} 计算，详细数据请在公示栏查看。" + FOOTER
+        ),
+    ),
     "meeting_announced": EmailTemplate(
         subject="【群评】{community} 测评会通知：{title}",
         body="您好：\n\n{community} 将召开测评会，请准时参加。\n\n{title}\n\n{body}" + FOOTER,
@@ -73,6 +80,7 @@ class EmailRule:
 
 
 EMAIL_RULES: tuple[EmailRule, ...] = (
+    EmailRule("meeting_results", "tally.ResultsPublished", "meeting_results", "community_contacts"),
     EmailRule(
         "results_published",
         "notify.AnnouncementPublished",

@@ -18,6 +18,8 @@ TOPIC_PATTERN = validate.Regexp(
     r"^(#|\*|[a-z][a-z0-9_]*)(\.(#|\*|[A-Z][A-Za-z0-9]*))?$",
     error="must be a routing-key pattern like `ballot.MeetingClosed`, `ballot.*` or `#`",
 )
+COMMUNITY = validate.Length(min=1, max=100)
+"""A community as the ballot and tally logs name it (`光明社区`)."""
 ANNOUNCEMENT_KINDS = ("results", "meeting", "notice")
 
 
@@ -40,7 +42,7 @@ class WebhookUnsubscribed(StrictSchema):
 
 @payloads.register("CommunityContactsSet")
 class CommunityContactsSet(StrictSchema):
-    community = fields.String(required=True, validate=ID)
+    community = fields.String(required=True, validate=COMMUNITY)
     emails = fields.List(fields.Email(), required=True, validate=validate.Length(max=50))
 
 
@@ -49,7 +51,7 @@ class AnnouncementPublished(StrictSchema):
     """A public notice on the board: results 公示, a meeting time, any other notice."""
 
     announcement_id = fields.String(required=True, validate=ID)
-    community = fields.String(required=True, validate=ID)
+    community = fields.String(required=True, validate=COMMUNITY)
     kind = fields.String(required=True, validate=validate.OneOf(ANNOUNCEMENT_KINDS))
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     body = fields.String(required=True, validate=validate.Length(min=1, max=20_000))

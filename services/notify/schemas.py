@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from qunping.core.schemas import StrictSchema
-from services.notify.events import ANNOUNCEMENT_KINDS, ID, TOPIC_PATTERN
+from services.notify.events import ANNOUNCEMENT_KINDS, COMMUNITY, ID, TOPIC_PATTERN
 from services.notify.outbox import DEAD, DELIVERED, PENDING
 
 
@@ -39,13 +39,13 @@ class DeliveryRef(StrictSchema):
 
 
 class SetCommunityContacts(StrictSchema):
-    community = fields.String(required=True, validate=ID)
+    community = fields.String(required=True, validate=COMMUNITY)
     emails = fields.List(fields.Email(), required=True, validate=validate.Length(max=50))
 
 
 class PublishAnnouncement(StrictSchema):
     announcement_id = fields.String(validate=ID)
-    community = fields.String(required=True, validate=ID)
+    community = fields.String(required=True, validate=COMMUNITY)
     kind = fields.String(required=True, validate=validate.OneOf(ANNOUNCEMENT_KINDS))
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     body = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
@@ -57,7 +57,7 @@ class WithdrawAnnouncement(StrictSchema):
 
 
 class BoardQuery(StrictSchema):
-    community = fields.String(validate=ID)
+    community = fields.String(validate=COMMUNITY)
     include_withdrawn = fields.Boolean(load_default=False)
 
 

@@ -5,6 +5,7 @@ Entrypoints only validate, decide, append and return; delivery runs in `Notifier
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -24,6 +25,11 @@ from services.notify.events import payloads
 Method = TypeVar("Method", bound=Callable[..., Any])
 rpc = cast(Callable[[Method], Method], nameko_rpc.rpc)
 """nameko's `rpc`, typed: it returns the method it decorates."""
+
+
+def contacts_stream(community: str) -> str:
+    """Community names are Chinese text; stream names are ASCII, so the name is hashed."""
+    return f"contacts-{hashlib.sha256(community.encode()).hexdigest()[:32]}"
 
 
 class NotifyService:
@@ -101,7 +107,7 @@ class NotifyService:
         """Who receives a community's e-mails (results published, meeting notices)."""
         command = load(schemas.SetCommunityContacts(), payload)
         self.log.append(
-            f"community-{command['community']}",
+            contacts_stream(command["community"]),
             [NewEvent("CommunityContactsSet", command)],
             ANY_VERSION,
         )

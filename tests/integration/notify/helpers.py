@@ -19,7 +19,7 @@ def wait_until(condition: Callable[[], Any], timeout: float = 15, what: str = ""
     raise AssertionError(f"timed out waiting for {what or condition}")
 
 
-def announcement(n: int, kind: str = "notice", community: str = "guangming") -> dict[str, str]:
+def announcement(n: int, kind: str = "notice", community: str = "光明社区") -> dict[str, str]:
     return {
         "announcement_id": f"a{n}",
         "community": community,

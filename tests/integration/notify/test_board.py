@@ -16,7 +16,7 @@ def test_the_board_shows_published_notices_and_hides_withdrawn_ones(start_notify
 
     notify.withdraw_announcement({"announcement_id": "a2", "reason": "数据录入有误"})
 
-    board = notify.announcements({"community": "guangming"})
+    board = notify.announcements({"community": "光明社区"})
     assert [n["announcement_id"] for n in board] == ["a3", "a1"]
     assert board[0]["title"] == "第3号公告" and board[0]["kind"] == "results"
     everything = notify.announcements({"include_withdrawn": True})
@@ -50,7 +50,7 @@ def test_notifys_feed_carries_its_public_events_and_none_of_its_internal_ones(
     notify.subscribe_webhook(
         {"url": "http://127.0.0.1:9/", "event_types": ["#"], "secret": "x" * 16}
     )
-    notify.set_community_contacts({"community": "guangming", "emails": ["a@b.cn"]})
+    notify.set_community_contacts({"community": "光明社区", "emails": ["a@b.cn"]})
     notify.publish_announcement(announcement(1))
     notify.withdraw_announcement({"announcement_id": "a1", "reason": "撤回"})
 

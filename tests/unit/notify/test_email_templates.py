@@ -21,6 +21,8 @@ def test_every_template_renders_with_the_fields_it_names() -> None:
         "due_date": "2011-12-31",
         "headline": "满意率低于阈值",
         "details": "满意率 60%",
+        "meeting_id": "3f2a9c4100000000",
+        "policy_hash": "ab" * 32,
     }
 
     rendered = {name: template.render(fields) for name, template in TEMPLATES.items()}
@@ -38,5 +40,6 @@ def test_rules_pick_the_template_by_event_and_payload() -> None:
     assert chosen("notify.AnnouncementPublished", results) == ["results_published"]
     assert chosen("notify.AnnouncementPublished", meeting) == ["meeting_announced"]
     assert chosen("notify.AnnouncementPublished", {"kind": "notice"}) == []
+    assert chosen("tally.ResultsPublished", {"community": "c1"}) == ["meeting_results"]
     assert chosen("ballot.AnnouncementPublished", results) == []
     assert all(rule.template in TEMPLATES for rule in EMAIL_RULES)

@@ -32,8 +32,8 @@ def public_feed(log: EventLog, public: PayloadSchemas, request: Any) -> dict[str
     """`{"events": [CloudEvent, ...], "next_after": position, "head": position}`.
 
     `request` is `{"after": position, "limit": n}`; bad input raises `InvalidInput`.
-    `next_after` is what to pass as `after` next; the feed is at its end when it equals
-    `head`.
+    `next_after` is what to pass as `after` next; the feed is at its end once it is at or
+    past `head`.
     """
     wanted = load(FeedRequest(), request)
     limit = wanted["limit"]

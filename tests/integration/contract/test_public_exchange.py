@@ -164,7 +164,7 @@ def test_an_outside_system_backfills_from_the_feed_then_goes_live_without_gap_or
         for event in page["events"]:
             seen.setdefault(event["id"], event)
         after = page["next_after"]
-        if after == page["head"]:
+        if after >= page["head"]:
             break
     for n in range(11, 14):  # live only
         cast_meeting(log, n)

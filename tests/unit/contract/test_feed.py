@@ -25,7 +25,7 @@ def test_pages_of_public_events_join_up_to_the_whole_public_log(log: InMemoryEve
         page = public_feed(log, payloads, {"after": after, "limit": 3})
         seen += [event["position"] for event in page["events"]]
         after = page["next_after"]
-        if after == page["head"]:
+        if after >= page["head"]:
             break
 
     assert seen == list(range(1, 21, 2))
@@ -57,3 +57,9 @@ def test_bad_feed_requests_are_refused_field_by_field(
         public_feed(log, payloads, request_)
 
     assert field in refused.value.messages
+
+
+def test_a_position_past_the_head_gives_an_empty_page_at_its_end(log: InMemoryEventLog) -> None:
+    page = public_feed(log, payloads, {"after": 99})
+
+    assert page == {"events": [], "next_after": 99, "head": 20}

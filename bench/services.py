@@ -277,7 +277,7 @@ def rebuild_round(
         lambda stream, event: None,  # a benchmark publishes nothing
     )
     runner = ProjectionRunner(
-        scratch, projection, log.read_batch, source_log="ballot", batch_size=1000
+        scratch, projection, log.read_all, source_log="ballot", batch_size=1000
     )
 
     def raw(_: int) -> None:
@@ -321,7 +321,8 @@ def main() -> None:
     report("Ballot and tally, same server, same run", [throughput, rebuilt], "bench-services.json")
     ratio = latency["p99_ms"] / latency["cast_round_trip_p50_ms"]
     print(
-        f"  cast-to-board latency at 50 casts/s: p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms "
+        f"  cast-to-board latency at 50 casts/s: "
+        f"p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms "
         f"(target p99 ≤ 250 ms {'met' if latency['p99_ms'] <= 250 else 'MISSED'}); "
         f"{latency['shown']}/{latency['casts']} shown; p99 is {ratio:.1f}× the cast's own RPC "
         f"round trip ({latency['cast_round_trip_p50_ms']} ms p50)"

@@ -3,6 +3,8 @@
 qunping infra up|down|status      local RabbitMQ and MongoDB
 qunping run                       every service, each in its own process
 qunping service NAME              one service in this process (container entrypoint)
+qunping contract generate         docs/events/*.json and docs/asyncapi.yaml
+qunping notify ...                webhook dead letters and attempts (over RPC)
 """
 
 # nameko runs on eventlet: patch the standard library before anything opens a socket.
@@ -20,6 +22,7 @@ import logging  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import click  # noqa: E402
@@ -175,6 +178,78 @@ def service(name: str) -> None:
     except InvalidInput as error:
         raise click.ClickException(f"bad configuration: {error.messages}") from None
     launcher.run_service(name, settings)
+
+
+@cli.group("contract")
+def contract_group() -> None:
+    """The public event contract for outside systems."""
+
+
+@contract_group.command("generate")
+@click.option(
+    "--docs",
+    "docs_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("docs"),
+    show_default=True,
+    help="Where docs/events/ and asyncapi.yaml go.",
+)
+def contract_generate(docs_dir: Path) -> None:
+    """Write the JSON Schema of every public event and the AsyncAPI document."""
+    from qunping import contract
+
+    for path in contract.write_documents(docs_dir):
+        click.echo(f"wrote {path}")
+
+
+@cli.group("notify")
+def notify_group() -> None:
+    """Webhook deliveries of the running notify service (AMQP_URI says where)."""
+
+
+def _call_notify(method: str, payload: dict[str, Any]) -> Any:
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    try:
+        settings = settings_from(os.environ)
+    except InvalidInput as error:
+        raise click.ClickException(f"bad configuration: {error.messages}") from None
+    with ClusterRpcProxy(settings.nameko_config()) as cluster:
+        try:
+            return getattr(cluster.notify, method)(payload)
+        except Exception as error:  # the service's own error, carried over RPC
+            raise click.ClickException(str(error)) from None
+
+
+@notify_group.command("dead-letters")
+@click.option("--subscription", help="Only this subscription's.")
+def notify_dead_letters(subscription: str | None) -> None:
+    """Deliveries that used up their attempts, newest first, as JSON lines."""
+    payload = {} if subscription is None else {"subscription_id": subscription}
+    for delivery in _call_notify("dead_letters", payload):
+        click.echo(json.dumps(delivery, ensure_ascii=False))
+
+
+@notify_group.command("redeliver")
+@click.argument("delivery_id")
+def notify_redeliver(delivery_id: str) -> None:
+    """Put a dead letter back in its subscription's queue (ordered by arrival)."""
+    _call_notify("redeliver", {"delivery_id": delivery_id})
+    click.echo(f"delivery {delivery_id} is queued again")
+
+
+@notify_group.command("attempts")
+@click.option("--subscription", help="Only this subscription's.")
+@click.option("--delivery", help="Only this delivery's.")
+def notify_attempts(subscription: str | None, delivery: str | None) -> None:
+    """Every delivery attempt, oldest first, as JSON lines."""
+    payload = {
+        key: value
+        for key, value in (("subscription_id", subscription), ("delivery_id", delivery))
+        if value is not None
+    }
+    for attempt in _call_notify("webhook_attempts", payload):
+        click.echo(json.dumps(attempt, ensure_ascii=False))
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from qunping.core.config import Settings
 SERVICES: dict[str, str] = {
     "ballot": "services.ballot.service:BallotService",
     "tally": "services.tally.service:TallyService",
+    "notify": "services.notify.service:NotifyService",
 }
 """Every service that exists, by name: `module:Class` of its nameko service."""
 

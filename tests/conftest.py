@@ -21,6 +21,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
+from kombu.connection import Connection  # noqa: E402
 from pymongo import MongoClient  # noqa: E402
 from pymongo.database import Database  # noqa: E402
 
@@ -114,3 +115,32 @@ def nameko_config(
     for name in mongo_client.list_database_names():
         if name.startswith(prefix):
             mongo_client.drop_database(name)
+
+
+@pytest.fixture
+def container_factory(container_factory: Any, amqp_uri: str) -> Iterator[Any]:
+    """nameko's factory, with two changes for running several services in one process:
+    each container gets a web server port of its own (health endpoints) unless the test
+    chose one, and the queues its services declared are deleted after the test, so no
+    message of this test's logs reaches the next test's services in the shared vhost."""
+    containers: list[Any] = []
+
+    def make(service_cls: type, config: dict[str, Any]) -> Any:
+        address = config.get("WEB_SERVER_ADDRESS", "")
+        if not address.startswith("127.0.0.1:"):
+            config = {**config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{infra.free_port()}"}
+        container = container_factory(service_cls, config)
+        containers.append(container)
+        return container
+
+    yield make
+    queues = {"notify.public"}
+    for container in containers:
+        queues.add(f"rpc-{container.service_name}")
+        queues.update(
+            e.queue.name for e in container.entrypoints if getattr(e, "queue", None) is not None
+        )
+    with Connection(amqp_uri) as connection:
+        channel = connection.default_channel
+        for name in queues:
+            channel.queue_delete(name)

@@ -18,6 +18,22 @@ def events_exchange(log_name: str) -> Exchange:
     return Exchange(f"{log_name}.events", type="topic", durable=True, delivery_mode=2)
 
 
+PUBLIC_EXCHANGE_NAME = "qunping.public"
+
+
+def public_exchange() -> Exchange:
+    """The one exchange of the public contract: every log's public events, nothing else.
+
+    Routing key `{log}.{EventType}` (e.g. `ballot.MeetingClosed`), so an outside system
+    binds `ballot.*`, `*.MeetingClosed` or `#` on a durable queue of its own.
+    """
+    return Exchange(PUBLIC_EXCHANGE_NAME, type="topic", durable=True, delivery_mode=2)
+
+
+def public_routing_key(log_name: str, event_type: str) -> str:
+    return f"{log_name}.{event_type}"
+
+
 def _decode(body: bytes | str) -> Any:
     return json.loads(body)
 

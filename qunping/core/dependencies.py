@@ -49,8 +49,10 @@ class MongoDatabase(DependencyProvider):  # type: ignore[misc]
 class EventLogDependency(DependencyProvider):  # type: ignore[misc]
     """The service's event log (named after the service), published by an outbox relay.
 
-    The relay runs in a managed thread of the container; every append wakes it, so events
-    reach RabbitMQ within milliseconds, and a poll catches anything another replica wrote.
+    The relay publishes every event to `{service}.events` and the public ones (as the
+    registry marks them) to `qunping.public` too. It runs in a managed thread of the
+    container; every append wakes it, so events reach RabbitMQ within milliseconds, and a
+    poll catches anything another replica wrote.
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class EventLogDependency(DependencyProvider):  # type: ignore[misc]
             self.database[RELAY_STATE],
             self.container.config["AMQP_URI"],
             outgoing=self.outgoing,
+            public=self.payload_schemas,
         )
         self._stop, self._wake = threading.Event(), threading.Event()
         self.log.add_append_listener(lambda _events: self._wake.set())

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from pymongo.client_session import ClientSession
@@ -29,8 +29,9 @@ from qunping.core.eventlog import EMPTY_HEAD, LogHead, LogIntegrityError
 
 log = logging.getLogger(__name__)
 
-EventSource = Callable[[int, int], Sequence[RecordedEvent]]
-"""Reads a source log: up to `limit` events after `position`, in position order."""
+EventSource = Callable[[int], Iterable[RecordedEvent]]
+"""Reads a source log lazily: the events after a position, in position order (for a log
+in the same database, `EventLog.read_all`; for another service's, pages over RPC)."""
 
 CHECKPOINTS = "projection_checkpoints"
 
@@ -134,6 +135,7 @@ class ProjectionRunner:
         )
         self._checkpoint_id = f"{projection.name}:{source_log}"
         self._cached: LogHead | None = None
+        self._indexed = False
         self._lock = threading.RLock()
 
     def checkpoint(self) -> LogHead:
@@ -166,15 +168,18 @@ class ProjectionRunner:
             return self.catch_up(until_position=event.position)
 
     def catch_up(self, until_position: int | None = None) -> int:
-        """Read the source log from the checkpoint and apply everything found."""
+        """Read the source log from the checkpoint and apply what it holds, in batches."""
         applied = 0
         with self._lock:
-            while until_position is None or self.checkpoint().position < until_position:
-                batch = list(self._source(self.checkpoint().position, self._batch_size))
-                if until_position is not None:
-                    batch = [event for event in batch if event.position <= until_position]
-                if not batch:
+            batch: list[RecordedEvent] = []
+            for event in self._source(self.checkpoint().position):
+                if until_position is not None and event.position > until_position:
                     break
+                batch.append(event)
+                if len(batch) == self._batch_size:
+                    applied += self._apply(batch)
+                    batch = []
+            if batch:
                 applied += self._apply(batch)
         return applied
 
@@ -185,9 +190,19 @@ class ProjectionRunner:
                 self._database.drop_collection(collection)
             self._checkpoints.delete_one({"_id": self._checkpoint_id})
             self._cached = None
+            self._indexed = False
             return self.catch_up()
 
+    def _ensure_indexes(self) -> None:
+        # A projection may name the indexes its own queries need (`ReadModels.find`).
+        for collection, keys in getattr(self.projection, "indexes", {}).items():
+            for fields in keys:
+                self._database[collection].create_index([(field, 1) for field in fields])
+        self._indexed = True
+
     def _apply(self, events: Sequence[RecordedEvent]) -> int:
+        if not self._indexed:
+            self._ensure_indexes()
         start = self.checkpoint()
         checkpoint = start
         models = ReadModels(self._database, self.projection.collections)

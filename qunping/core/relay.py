@@ -6,6 +6,11 @@ events the broker confirmed. A crash between a confirm and the checkpoint write 
 those events go out again: duplicates are possible, losses are not, and every consumer
 recognises a duplicate by its position.
 
+Given the log's `PayloadSchemas`, the relay also publishes every event registered public
+to `qunping.public` (routing key `{log}.{EventType}`), under the same rules: the
+checkpoint passes an event only once every copy of it was confirmed. Internal events
+(a ballot) never go there.
+
 Only one relay per log publishes at a time: a lease in MongoDB elects it, so replicas of
 a service do not race each other (a relay that loses its lease only causes duplicates).
 """
@@ -22,14 +27,21 @@ from datetime import timedelta
 from typing import Any
 
 from kombu.connection import Connection
+from kombu.entity import Exchange
 from kombu.messaging import Producer
 from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from qunping.core.amqp import CLOUDEVENTS_CONTENT_TYPE, events_exchange
+from qunping.core.amqp import (
+    CLOUDEVENTS_CONTENT_TYPE,
+    events_exchange,
+    public_exchange,
+    public_routing_key,
+)
 from qunping.core.envelope import RecordedEvent, json_bytes, to_cloudevent, utc_now
 from qunping.core.eventlog import EMPTY_HEAD, EventLog, LogHead, LogIntegrityError
+from qunping.core.schemas import PayloadSchemas
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +61,7 @@ class OutboxRelay:
         amqp_uri: str,
         *,
         outgoing: Outgoing = to_cloudevent,
+        public: PayloadSchemas | None = None,
         owner: str | None = None,
         batch_size: int = 500,
         lease: timedelta = timedelta(seconds=10),
@@ -58,6 +71,8 @@ class OutboxRelay:
         self._state = state
         self._amqp_uri = amqp_uri
         self._outgoing = outgoing
+        self._public = public
+        self.public_exchange = public_exchange()
         self.owner = owner or relay_owner_id()
         self._batch_size = batch_size
         self._lease = lease
@@ -137,12 +152,22 @@ class OutboxRelay:
         cloudevent = self._outgoing(event)
         if cloudevent is None:
             return
+        body = json_bytes(cloudevent)
+        self._publish_to(self.exchange, event.type, body, event)
+        if self._public is not None and self._public.is_public(event.type):
+            self._publish_to(
+                self.public_exchange, public_routing_key(self.log.name, event.type), body, event
+            )
+
+    def _publish_to(
+        self, exchange: Exchange, routing_key: str, body: bytes, event: RecordedEvent
+    ) -> None:
         producer = self._connected_producer()
         # With confirm_publish the call returns only once the broker has the message.
         producer.publish(
-            json_bytes(cloudevent),
-            exchange=self.exchange,
-            routing_key=event.type,
+            body,
+            exchange=exchange,
+            routing_key=routing_key,
             mandatory=True,
             delivery_mode=2,
             content_type=CLOUDEVENTS_CONTENT_TYPE,
@@ -172,6 +197,8 @@ class OutboxRelay:
             channel = connection.channel()
             channel.events["basic_return"].add(self._on_return)
             self.exchange(channel).declare()
+            if self._public is not None:
+                self.public_exchange(channel).declare()
             self._connection = connection
             self._producer = Producer(channel, exchange=self.exchange)
         return self._producer

@@ -13,6 +13,8 @@ from nameko.rpc import rpc
 from qunping.core.dependencies import EventLogDependency
 from qunping.core.envelope import RecordedEvent, to_cloudevent
 from qunping.core.errors import NotFound, Refused
+from qunping.core.feed import public_feed
+from qunping.core.health import HealthEndpoints
 from qunping.core.schemas import load
 from services.ballot import domain, schemas
 from services.ballot.domain import CLOSED, VOID, Meeting
@@ -46,7 +48,7 @@ def receipt_code(event: RecordedEvent) -> str:
     return "-".join(digits[i : i + 4] for i in range(0, 16, 4))
 
 
-class BallotService:
+class BallotService(HealthEndpoints):
     name = "ballot"
     store: BallotStore = BallotStoreDependency(payloads, outgoing=sealed)
 
@@ -245,6 +247,11 @@ class BallotService:
             "meeting_id": meeting.meeting_id,
             "ballots": [to_cloudevent(event) for event in events],
         }
+
+    @rpc
+    def public_feed(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The ballot log's public events after a position: outside systems backfill here."""
+        return public_feed(self.store.log, payloads, payload)
 
     @rpc
     def read_log(self, payload: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from `meeting_ballots`, which the ballot service refuses while voting is open.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator
 from typing import Any
 
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -19,6 +19,7 @@ from services.tally.events import payloads
 from services.tally.projection import TallyProjection
 
 SOURCE = "ballot"
+PAGE = 500
 
 
 class Tally:
@@ -55,9 +56,13 @@ class TallyDependency(EventLogDependency):
     def get_dependency(self, worker_ctx: Any) -> Tally:  # type: ignore[override]
         return Tally(self.runner, self)
 
-    def _read_ballot_log(self, after: int, limit: int) -> Sequence[RecordedEvent]:
-        page = self._proxy[SOURCE].read_log({"after": after, "limit": limit})
-        return [from_cloudevent(event) for event in page["events"]]
+    def _read_ballot_log(self, after: int) -> Iterator[RecordedEvent]:
+        while True:
+            page = self._proxy[SOURCE].read_log({"after": after, "limit": PAGE})["events"]
+            yield from (from_cloudevent(event) for event in page)
+            if len(page) < PAGE:
+                return
+            after = page[-1]["position"]
 
     def _ballots_of(self, meeting_id: str) -> list[list[dict[str, str]]]:
         reply = self._proxy[SOURCE].meeting_ballots({"meeting_id": meeting_id})

@@ -12,13 +12,15 @@ position 0 yields the same documents.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from qunping.core.envelope import NewEvent, RecordedEvent
 from qunping.core.projection import ReadModels
 from services.tally import scoring
 
+Change = tuple[dict[str, Any], int]
+"""A meeting's contribution to its summary, and +1 to add it or -1 to take it back."""
 BallotsOf = Callable[[str], Sequence[Sequence[dict[str, str]]]]
 """The marks of every ballot of a closed meeting."""
 Publish = Callable[[str, NewEvent], None]
@@ -34,7 +36,12 @@ def event_id(source: RecordedEvent, fact: str) -> str:
 
 class TallyProjection:
     name = "tally"
-    collections = (
+    indexes: Mapping[str, Sequence[Sequence[str]]] = {
+        "results": [["campaign_id", "community"]],
+        "grades": [["campaign_id"], ["community"]],
+    }
+    """Read-model indexes for the queries the projection itself makes."""
+    collections: Sequence[str] = (
         "campaigns",
         "meetings",
         "boards",
@@ -159,7 +166,8 @@ class TallyProjection:
             NewEvent("ResultsPublished", document, event_id=event_id(event, "results")),
         )
         self._grade(event, models, meeting["campaign_id"], meeting["community"])
-        self._summarize(models, meeting["campaign_id"])
+        part = scoring.contribution(meeting["community"], results)
+        self._summarize(models, meeting["campaign_id"], (part, 1))
 
     def _on_MeetingVoided(self, event: RecordedEvent, models: ReadModels) -> None:  # noqa: N802
         meeting_id = event.data["meeting_id"]
@@ -168,7 +176,8 @@ class TallyProjection:
         if results is not None and not results["void"]:
             models.put("results", meeting_id, {**results, "void": True})
             self._grade(event, models, results["campaign_id"], results["community"])
-            self._summarize(models, results["campaign_id"])
+            part = scoring.contribution(results["community"], results["results"])
+            self._summarize(models, results["campaign_id"], (part, -1))
 
     def _on_AssessmentRecorded(self, event: RecordedEvent, models: ReadModels) -> None:  # noqa: N802
         data = event.data
@@ -186,12 +195,14 @@ class TallyProjection:
         key = f"{campaign_id}:{community}"
         campaign = models.get("campaigns", campaign_id)
         assessment = models.get("assessments", key)
+        if campaign is None or assessment is None:
+            return
         held = [
             r
             for r in models.find("results", {"campaign_id": campaign_id, "community": community})
             if not r["void"]
         ]
-        if campaign is None or assessment is None or not held:
+        if not held:
             models.delete("grades", key)
             return
         latest = max(held, key=lambda r: r["source_position"])
@@ -223,28 +234,37 @@ class TallyProjection:
         earlier = [g for g in models.find("grades", {"community": community}) if g["order"] < order]
         return max(earlier, key=lambda g: g["order"])["grade"] if earlier else None
 
-    def _summarize(self, models: ReadModels, campaign_id: str) -> None:
+    def _summarize(
+        self, models: ReadModels, campaign_id: str, change: Change | None = None
+    ) -> None:
+        """Keep the campaign's summary: fold a meeting's contribution in or out, recount grades."""
         campaign = models.get("campaigns", campaign_id)
         if campaign is None:
             return
-        held = [r for r in models.find("results", {"campaign_id": campaign_id}) if not r["void"]]
-        held.sort(key=lambda r: r["source_position"])
-        summary = scoring.district_summary(campaign["policy"], held)
+        summary = models.get("summaries", campaign_id) or {
+            "campaign_id": campaign_id,
+            "district": campaign["district"],
+            "year": campaign["year"],
+            "batch": campaign["batch"],
+            "meetings": 0,
+            "totals": scoring.empty_totals(),
+            "flagged": [],
+            "grades": {},
+        }
+        if change is not None:
+            part, sign = change
+            scoring.fold(summary["totals"], part, sign)
+            summary["meetings"] += sign
+            if sign > 0:
+                summary["flagged"] += part["flagged"]
+            else:
+                summary["flagged"] = [f for f in summary["flagged"] if f not in part["flagged"]]
         grades: dict[str, int] = {}
         for grade in models.find("grades", {"campaign_id": campaign_id}):
             grades[grade["grade"]] = grades.get(grade["grade"], 0) + 1
+        summary["grades"] = dict(sorted(grades.items()))
         models.put(
-            "summaries",
-            campaign_id,
-            {
-                "campaign_id": campaign_id,
-                "district": campaign["district"],
-                "year": campaign["year"],
-                "batch": campaign["batch"],
-                "meetings": len(held),
-                **summary,
-                "grades": dict(sorted(grades.items())),
-            },
+            "summaries", campaign_id, {**summary, **scoring.summary_figures(summary["totals"])}
         )
 
 

@@ -165,54 +165,78 @@ def movement(policy: Mapping[str, Any], previous: str | None, current: str) -> s
     return "promoted" if change > 0 else "demoted" if change < 0 else "kept"
 
 
+POOLS = ("committees", "secretaries", "community_services", "graduate_excellence")
+
+
+def contribution(community: str, results: Mapping[str, Any]) -> dict[str, Any]:
+    """What one meeting adds to its district's summary: (favourable, valid) per pool."""
+    pools: dict[str, list[int]] = {}
+    flagged = []
+    for subject in results["subjects"]:
+        headline = headline_of(subject)
+        if subject["kind"] == "committee":
+            pools["committees"] = [headline["favourable"], headline["valid"]]
+            services = next(
+                (d for d in subject["dimensions"] if d["dimension"] == "社区服务"), None
+            )
+            if services is not None:
+                head = services["rates"][subject["headline"]]
+                pools["community_services"] = [head["favourable"], head["valid"]]
+        elif subject["kind"] == "secretary":
+            _add(pools, "secretaries", headline)
+        elif subject["kind"] == "graduate":
+            _add(pools, "graduate_excellence", subject["rates"]["excellence"])
+        if subject["flagged"]:
+            flagged.append(
+                {"community": community, "subject": subject["name"], "kind": subject["kind"]}
+            )
+    return {"pools": pools, "flagged": flagged}
+
+
+def _add(pools: dict[str, list[int]], name: str, figure: Mapping[str, int]) -> None:
+    favourable, valid = pools.get(name, [0, 0])
+    pools[name] = [favourable + figure["favourable"], valid + figure["valid"]]
+
+
+def empty_totals() -> dict[str, Any]:
+    return {
+        name: {"favourable": 0, "valid": 0, "share_sum": "0", "communities": 0} for name in POOLS
+    }
+
+
+def fold(totals: dict[str, Any], meeting: Mapping[str, Any], sign: int) -> None:
+    """Add (sign 1) or take back (sign -1) one meeting's contribution, in place."""
+    for name, (favourable, valid) in meeting["pools"].items():
+        total = totals[name]
+        total["favourable"] += sign * favourable
+        total["valid"] += sign * valid
+        if valid:
+            share = Decimal(favourable * 100) / Decimal(valid)
+            total["share_sum"] = str(Decimal(total["share_sum"]) + sign * share)
+            total["communities"] += sign
+
+
+def summary_figures(totals: Mapping[str, Any]) -> dict[str, Any]:
+    """Pooled rates (sum of favourable over sum of valid) with the mean of community rates."""
+    pooled = {name: rate(total["favourable"], total["valid"]) for name, total in totals.items()}
+    means: dict[str, str | None] = {}
+    for name, total in totals.items():
+        if total["communities"]:
+            mean = Decimal(total["share_sum"]) / total["communities"]
+            means[name] = str(mean.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+        else:
+            means[name] = None
+    return {"pooled": pooled, "mean_of_communities": means}
+
+
 def district_summary(
     policy: Mapping[str, Any], meetings: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
-    """Pooled rates (sum of favourable over sum of valid) with the mean of community rates."""
-    pools: dict[str, list[tuple[int, int]]] = {
-        "committees": [],
-        "secretaries": [],
-        "community_services": [],
-        "graduate_excellence": [],
-    }
+    """The summary of whole meetings at once (what `fold` keeps up incrementally)."""
+    totals = empty_totals()
     flagged = []
     for meeting in meetings:
-        for subject in meeting["results"]["subjects"]:
-            headline = headline_of(subject)
-            if subject["kind"] == "committee":
-                pools["committees"].append((headline["favourable"], headline["valid"]))
-                services = next(
-                    (d for d in subject["dimensions"] if d["dimension"] == "社区服务"), None
-                )
-                if services is not None:
-                    head = services["rates"][subject["headline"]]
-                    pools["community_services"].append((head["favourable"], head["valid"]))
-            elif subject["kind"] == "secretary":
-                pools["secretaries"].append((headline["favourable"], headline["valid"]))
-            elif subject["kind"] == "graduate":
-                excellence = subject["rates"]["excellence"]
-                pools["graduate_excellence"].append((excellence["favourable"], excellence["valid"]))
-            if subject["flagged"]:
-                flagged.append(
-                    {
-                        "community": meeting["community"],
-                        "subject": subject["name"],
-                        "kind": subject["kind"],
-                    }
-                )
-    return {
-        "pooled": {
-            name: rate(sum(f for f, _ in pool), sum(v for _, v in pool))
-            for name, pool in pools.items()
-        },
-        "mean_of_communities": {name: _mean_percent(pool) for name, pool in pools.items()},
-        "flagged": flagged,
-    }
-
-
-def _mean_percent(pool: Sequence[tuple[int, int]]) -> str | None:
-    shares = [Decimal(f * 100) / Decimal(v) for f, v in pool if v]
-    if not shares:
-        return None
-    mean = sum(shares, Decimal(0)) / len(shares)
-    return str(mean.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+        part = contribution(meeting["community"], meeting["results"])
+        fold(totals, part, 1)
+        flagged += part["flagged"]
+    return {**summary_figures(totals), "flagged": flagged}

@@ -11,8 +11,11 @@ from nameko.timer import timer
 
 from qunping.core.envelope import from_cloudevent
 from qunping.core.errors import NotFound
+from qunping.core.feed import public_feed
+from qunping.core.health import HealthEndpoints
 from qunping.core.schemas import StrictSchema, load
 from services.tally.dependencies import SOURCE, Tally, TallyDependency
+from services.tally.events import payloads
 
 ID = validate.Regexp(r"^[0-9a-f]{16}$")
 
@@ -29,7 +32,7 @@ def without_id(document: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in document.items() if key != "_id"}
 
 
-class TallyService:
+class TallyService(HealthEndpoints):
     name = "tally"
     tally: Tally = TallyDependency()
 
@@ -75,6 +78,11 @@ class TallyService:
         if summary is None:
             raise NotFound(f"summary of campaign {campaign_id}")
         return without_id(summary)
+
+    @rpc
+    def public_feed(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The tally log's public events (results, grades) after a position."""
+        return public_feed(self.tally.log, payloads, payload)
 
     @rpc
     def caught_up_to(self, payload: dict[str, Any]) -> dict[str, Any]:

@@ -49,7 +49,7 @@ def runner_for(
     return ProjectionRunner(
         database,
         projection or TurnoutProjection(),
-        log.read_batch,
+        log.read_all,
         source_log="ballot",
         batch_size=7,
     )

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from qunping.core.envelope import from_cloudevent
 from qunping.core.errors import NotFound
 from qunping.sample import COMMUNITIES, load_sample
 from services.ballot.service import BallotService
@@ -153,7 +154,9 @@ def test_duplicated_and_reordered_deliveries_change_nothing(cluster: Cluster) ->
     cluster.ballot.close_voting({"meeting_id": meeting_id})
     cluster.settled(lambda: cluster.tally.board({"meeting_id": meeting_id})["phase"] == "closed")
     before = cluster.read_models()
-    events = list(cluster.dependency.runner._source(0, 1000))
+    events = [
+        from_cloudevent(e) for e in cluster.ballot.read_log({"after": 0, "limit": 1000})["events"]
+    ]
     replay = events * 2
     random.Random(7).shuffle(replay)
 

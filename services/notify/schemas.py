@@ -1,0 +1,66 @@
+"""The commands and queries notify accepts over RPC; unknown fields are refused."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from qunping.core.schemas import StrictSchema
+from services.notify.events import ANNOUNCEMENT_KINDS, COMMUNITY, ID, TOPIC_PATTERN
+from services.notify.outbox import DEAD, DELIVERED, PENDING
+
+
+class SubscribeWebhook(StrictSchema):
+    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False)
+    event_types = fields.List(
+        fields.String(validate=TOPIC_PATTERN), required=True, validate=validate.Length(1, 50)
+    )
+    secret = fields.String(required=True, validate=validate.Length(min=16, max=256))
+    description = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class SubscriptionRef(StrictSchema):
+    subscription_id = fields.String(required=True, validate=ID)
+
+
+class DeliveryQuery(StrictSchema):
+    subscription_id = fields.String(validate=ID)
+    status = fields.String(validate=validate.OneOf([PENDING, DELIVERED, DEAD]))
+    limit = fields.Integer(load_default=100, strict=True, validate=validate.Range(1, 1000))
+
+
+class AttemptQuery(StrictSchema):
+    subscription_id = fields.String(validate=ID)
+    delivery_id = fields.String(validate=ID)
+    limit = fields.Integer(load_default=100, strict=True, validate=validate.Range(1, 1000))
+
+
+class DeliveryRef(StrictSchema):
+    delivery_id = fields.String(required=True, validate=ID)
+
+
+class SetCommunityContacts(StrictSchema):
+    community = fields.String(required=True, validate=COMMUNITY)
+    emails = fields.List(fields.Email(), required=True, validate=validate.Length(max=50))
+
+
+class PublishAnnouncement(StrictSchema):
+    announcement_id = fields.String(validate=ID)
+    community = fields.String(required=True, validate=COMMUNITY)
+    kind = fields.String(required=True, validate=validate.OneOf(ANNOUNCEMENT_KINDS))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
+
+
+class WithdrawAnnouncement(StrictSchema):
+    announcement_id = fields.String(required=True, validate=ID)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class BoardQuery(StrictSchema):
+    community = fields.String(validate=COMMUNITY)
+    include_withdrawn = fields.Boolean(load_default=False)
+
+
+class EmailQuery(StrictSchema):
+    status = fields.String(validate=validate.OneOf([PENDING, "sent", DEAD]))
+    limit = fields.Integer(load_default=100, strict=True, validate=validate.Range(1, 1000))

@@ -1,0 +1,35 @@
+"""Running the real notify service against the test run's RabbitMQ and MongoDB."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from services.notify.service import NotifyService
+
+FAST_RETRIES = {
+    "QUNPING_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
+    "QUNPING_WEBHOOK_RETRY_MAX_SECONDS": "1",
+    "QUNPING_WEBHOOK_MAX_ATTEMPTS": "5",
+    "QUNPING_WEBHOOK_TIMEOUT_SECONDS": "1",
+}
+
+
+@pytest.fixture
+def start_notify(
+    container_factory: Callable[..., Any], nameko_config: dict[str, Any]
+) -> Iterator[Callable[..., Any]]:
+    """Start notify with config overrides; returns an RPC proxy to it."""
+    with ExitStack() as stack:
+
+        def start(**overrides: str) -> Any:
+            config = {**nameko_config, **FAST_RETRIES, **overrides}
+            container = container_factory(NotifyService, config)
+            container.start()
+            return stack.enter_context(ClusterRpcProxy(config)).notify
+
+        yield start

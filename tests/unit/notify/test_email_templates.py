@@ -1,0 +1,45 @@
+from services.notify.email import EMAIL_RULES, TEMPLATES
+
+
+def test_a_results_announcement_renders_the_chinese_results_template() -> None:
+    data = {"community": "光明社区", "title": "2011年度测评结果", "body": "满意率 95.94%"}
+
+    subject, body = TEMPLATES["results_published"].render(data)
+
+    assert subject == "【群评】光明社区 测评结果公示：2011年度测评结果"
+    assert "光明社区 的测评结果已经公示" in body
+    assert "满意率 95.94%" in body
+
+
+def test_every_template_renders_with_the_fields_it_names() -> None:
+    fields = {
+        "community": "光明社区",
+        "title": "t",
+        "body": "b",
+        "item_title": "修缮路灯",
+        "unit": "第一中学",
+        "due_date": "2011-12-31",
+        "headline": "满意率低于阈值",
+        "details": "满意率 60%",
+        "meeting_id": "3f2a9c4100000000",
+        "policy_hash": "ab" * 32,
+    }
+
+    rendered = {name: template.render(fields) for name, template in TEMPLATES.items()}
+
+    assert all("{" not in subject + body for subject, body in rendered.values())
+
+
+def test_rules_pick_the_template_by_event_and_payload() -> None:
+    results = {"kind": "results", "community": "c1"}
+    meeting = {"kind": "meeting", "community": "c1"}
+
+    def chosen(routing_key: str, data: dict[str, str]) -> list[str]:
+        return [rule.template for rule in EMAIL_RULES if rule.applies_to(routing_key, data)]
+
+    assert chosen("notify.AnnouncementPublished", results) == ["results_published"]
+    assert chosen("notify.AnnouncementPublished", meeting) == ["meeting_announced"]
+    assert chosen("notify.AnnouncementPublished", {"kind": "notice"}) == []
+    assert chosen("tally.ResultsPublished", {"community": "c1"}) == ["meeting_results"]
+    assert chosen("ballot.AnnouncementPublished", results) == []
+    assert all(rule.template in TEMPLATES for rule in EMAIL_RULES)

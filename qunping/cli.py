@@ -138,35 +138,15 @@ def _print_summary(cluster: Any, campaign_id: str) -> None:
     click.echo(f"  campaign id {campaign_id}; query with: qunping show summary {campaign_id}\n")
 
 
-@cli.group("show")
-def show() -> None:
-    """Read results from the running services."""
-
-
-@show.command("summary")
+@cli.command("show")
+@click.argument("what", type=click.Choice(["summary", "grades"]))
 @click.argument("campaign_id")
-def show_summary(campaign_id: str) -> None:
-    """A campaign's district summary, as JSON."""
+def show(what: str, campaign_id: str) -> None:
+    """A campaign's district summary or 双评 grades, from the running tally, as JSON."""
     settings = settings_from({**os.environ, **infra.effective_environment(os.environ)})
     with ClusterRpcProxy(settings.nameko_config(), timeout=30) as cluster:
-        click.echo(
-            json.dumps(
-                cluster.tally.summary({"campaign_id": campaign_id}), ensure_ascii=False, indent=2
-            )
-        )
-
-
-@show.command("grades")
-@click.argument("campaign_id")
-def show_grades(campaign_id: str) -> None:
-    """A campaign's 双评 grades, as JSON."""
-    settings = settings_from({**os.environ, **infra.effective_environment(os.environ)})
-    with ClusterRpcProxy(settings.nameko_config(), timeout=30) as cluster:
-        click.echo(
-            json.dumps(
-                cluster.tally.grades({"campaign_id": campaign_id}), ensure_ascii=False, indent=2
-            )
-        )
+        answer = getattr(cluster.tally, what)({"campaign_id": campaign_id})
+    click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
 
 
 @cli.command("service")

@@ -20,12 +20,15 @@ from tests.deploy.manifests import (
 
 SERVICES = ["ballot", "tally", "pledge", "notify", "gateway"]
 SINGLE_WRITERS = {"ballot", "tally", "pledge"}
-EVERYTHING_ON = {"keda": {"enabled": True}, "image": {"digest": DIGEST}}
+# pledge and the gateway are off by default until they are built; the chart is checked whole.
+ALL_SERVICES = {"services": {"pledge": {"enabled": True}, "gateway": {"enabled": True}}}
+EVERYTHING_ON = {"keda": {"enabled": True}, "image": {"digest": DIGEST}, **ALL_SERVICES}
 EXTERNAL_INFRASTRUCTURE = {
     "rabbitmq": {"create": False, "external": {"secretName": "district-amqp"}},
     "mongodb": {"create": False, "external": {"secretName": "district-mongodb"}},
     "networkPolicy": {"externalEgress": {"cidrs": ["10.20.0.0/24"], "ports": [5671, 27017]}},
     "keda": {"enabled": True},
+    **ALL_SERVICES,
 }
 
 
@@ -184,11 +187,12 @@ def test_keda_scales_only_horizontal_consumers_and_single_writers_refuse_a_secon
 
     for refused in (
         {"keda": {"enabled": True, "services": ["ballot"]}},
-        {"services": {"pledge": {"replicas": 2}}},
+        {"services": {"pledge": {"enabled": True, "replicas": 2}}},
     ):
         with pytest.raises(helm_python.HelmError, match=r"single-writer|owns an event log"):
             render(refused)
-    deployments = {d["metadata"]["name"]: d["spec"] for d in by_kind(render(), "Deployment")}
+    rendered = by_kind(render(ALL_SERVICES), "Deployment")
+    deployments = {d["metadata"]["name"]: d["spec"] for d in rendered}
     for name in SINGLE_WRITERS:
         assert deployments[f"qunping-{name}"]["replicas"] == 1
         assert deployments[f"qunping-{name}"]["strategy"] == {"type": "Recreate"}

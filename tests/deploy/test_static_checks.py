@@ -81,7 +81,12 @@ def test_checkov_passes_on_the_rendered_chart_with_only_the_justified_skips(
 ) -> None:
     assert CHECKOV.exists(), "checkov's own virtualenv is missing: run `make install`"
     # Production values: images pinned by digest (CKV_K8S_43), everything switched on.
-    for path, text in render_text({"keda": {"enabled": True}, "image": {"digest": DIGEST}}).items():
+    everything = {
+        "keda": {"enabled": True},
+        "image": {"digest": DIGEST},
+        "services": {"pledge": {"enabled": True}, "gateway": {"enabled": True}},
+    }
+    for path, text in render_text(everything).items():
         (tmp_path / path.replace("/", "_")).write_text(text)
 
     result = run(

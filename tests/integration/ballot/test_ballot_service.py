@@ -159,6 +159,55 @@ def test_every_refusal_writes_no_event(ballot: Any, ballot_db: Any) -> None:
     assert events_in(ballot_db) == before
 
 
+def test_refusals_of_phase_write_no_event(ballot: Any, ballot_db: Any) -> None:
+    meeting_id, _ = meeting_ready(ballot, tokens=1)
+    status = ballot.meeting_status({"meeting_id": meeting_id})
+    campaign_id = status["campaign_id"]
+    paper = {
+        "meeting_id": meeting_id,
+        "batch": "b1",
+        "clerk": "甲",
+        "entries": [{"slip": 1, "marks": marks()}],
+    }
+    rerun = {
+        "campaign_id": campaign_id,
+        "community": "光明社区",
+        "street": "古南街道",
+        "starts_at": "2011-10-13T09:00:00+08:00",
+        "place": "会议室",
+        "expected_participants": 60,
+        "subjects": SUBJECTS,
+        "rerun_of": meeting_id,
+    }
+    attempts: list[Callable[[], Any]] = [
+        lambda: ballot.close_voting({"meeting_id": meeting_id}),
+        lambda: ballot.key_paper_batch(paper),
+        lambda: ballot.schedule_meeting(rerun),
+        lambda: ballot.record_assessment(
+            {
+                "campaign_id": "0" * 16,
+                "community": "光明社区",
+                "score": 90,
+                "assessor": "区委",
+                "basis": "x",
+            }
+        ),
+    ]
+    before = events_in(ballot_db)
+
+    for attempt in attempts:
+        with pytest.raises((Refused, NotFound)):
+            attempt()
+
+    assert events_in(ballot_db) == before
+    ballot.void_meeting({"meeting_id": meeting_id, "reason": "会场秩序混乱"})
+    voided = events_in(ballot_db)
+    with pytest.raises(Refused):
+        ballot.void_meeting({"meeting_id": meeting_id, "reason": "again"})
+    assert events_in(ballot_db) == voided
+    assert ballot.schedule_meeting(rerun)["meeting_id"] != meeting_id, "a void meeting runs again"
+
+
 def test_bad_input_names_each_wrong_field(ballot: Any) -> None:
     with pytest.raises(InvalidInput) as refused:
         ballot.create_campaign({"district": "", "year": "2011", "unknown": 1})

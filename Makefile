@@ -44,6 +44,7 @@ lint: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/qunping infra up --only rabbitmq
 	$(BIN)/python -m bench.eventlog
+	$(BIN)/python -m bench.services
 
 infra-up: $(INSTALLED)
 	$(BIN)/qunping infra up

@@ -166,7 +166,9 @@ class TallyProjection:
             NewEvent("ResultsPublished", document, event_id=event_id(event, "results")),
         )
         self._grade(event, models, meeting["campaign_id"], meeting["community"])
-        part = scoring.contribution(meeting["community"], results)
+        part = scoring.contribution(
+            meeting["community"], results, campaign["policy"]["alert_below_percent"]
+        )
         self._summarize(models, meeting["campaign_id"], (part, 1))
 
     def _on_MeetingVoided(self, event: RecordedEvent, models: ReadModels) -> None:  # noqa: N802
@@ -176,7 +178,11 @@ class TallyProjection:
         if results is not None and not results["void"]:
             models.put("results", meeting_id, {**results, "void": True})
             self._grade(event, models, results["campaign_id"], results["community"])
-            part = scoring.contribution(results["community"], results["results"])
+            campaign = models.get("campaigns", results["campaign_id"])
+            assert campaign is not None
+            part = scoring.contribution(
+                results["community"], results["results"], campaign["policy"]["alert_below_percent"]
+            )
             self._summarize(models, results["campaign_id"], (part, -1))
 
     def _on_AssessmentRecorded(self, event: RecordedEvent, models: ReadModels) -> None:  # noqa: N802

@@ -168,14 +168,31 @@ def movement(policy: Mapping[str, Any], previous: str | None, current: str) -> s
 POOLS = ("committees", "secretaries", "community_services", "graduate_excellence")
 
 
-def contribution(community: str, results: Mapping[str, Any]) -> dict[str, Any]:
-    """What one meeting adds to its district's summary: (favourable, valid) per pool."""
+def contribution(
+    community: str, results: Mapping[str, Any], alert_below_percent: int
+) -> dict[str, Any]:
+    """What one meeting adds to its district's summary: (favourable, valid) per pool, and
+    who is flagged: persons with 不称职 at the policy's share, and a community whose
+    committee's headline rate falls under the policy's alert threshold."""
     pools: dict[str, list[int]] = {}
     flagged = []
     for subject in results["subjects"]:
         headline = headline_of(subject)
         if subject["kind"] == "committee":
             pools["committees"] = [headline["favourable"], headline["valid"]]
+            if (
+                headline["valid"]
+                and headline["favourable"] * 100 < alert_below_percent * headline["valid"]
+            ):
+                flagged.append(
+                    {
+                        "community": community,
+                        "subject": subject["name"],
+                        "kind": "community",
+                        "reason": f"{subject['headline']} {headline['percent']}% "
+                        f"< {alert_below_percent}%",
+                    }
+                )
             services = next(
                 (d for d in subject["dimensions"] if d["dimension"] == "社区服务"), None
             )
@@ -236,7 +253,7 @@ def district_summary(
     totals = empty_totals()
     flagged = []
     for meeting in meetings:
-        part = contribution(meeting["community"], meeting["results"])
+        part = contribution(meeting["community"], meeting["results"], policy["alert_below_percent"])
         fold(totals, part, 1)
         flagged += part["flagged"]
     return {**summary_figures(totals), "flagged": flagged}

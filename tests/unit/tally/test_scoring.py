@@ -110,3 +110,21 @@ def test_percentages_round_half_up_only_at_the_edge() -> None:
     assert scoring.percent(1, 8) == "12.50"
     assert scoring.percent(2, 3) == "66.67"
     assert scoring.percent(0, 0) is None
+
+
+def test_the_summary_flags_persons_and_communities_under_the_alert_threshold() -> None:
+    low = scoring.meeting_results(
+        DEFAULT_POLICY,
+        SUBJECTS,
+        [
+            [mark("committee-1", "卫生", "不满意"), mark("graduate-1", "工作能力", "不称职")],
+            [mark("committee-1", "卫生", "满意"), mark("graduate-1", "工作能力", "优秀")],
+        ],
+    )
+
+    summary = scoring.district_summary(DEFAULT_POLICY, [{"community": "甲社区", "results": low}])
+
+    assert {(f["kind"], f["subject"]) for f in summary["flagged"]} == {
+        ("community", "社区两委班子"),
+        ("graduate", "李选聘"),
+    }

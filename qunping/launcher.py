@@ -79,11 +79,15 @@ def run_all(
     """Start each service as its own process, like containers; stop all on Ctrl-C."""
     log_dir.mkdir(parents=True, exist_ok=True)
     processes: dict[str, subprocess.Popen[bytes]] = {}
-    for name in names or list(SERVICES):
+    first_port = int(environ.get("QUNPING_HTTP_PORT", os.environ.get("QUNPING_HTTP_PORT", "8000")))
+    for offset, name in enumerate(names or list(SERVICES)):
+        # In a pod each service has port 8000 to itself; on one machine they take turns.
+        port = first_port + offset
+        print(f"  {name:<8} health on http://127.0.0.1:{port}/readyz, log {log_dir / name}.log")
         with (log_dir / f"{name}.log").open("ab") as output:
             processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "qunping", "service", name],
-                env={**os.environ, **environ},
+                env={**os.environ, **environ, "QUNPING_HTTP_PORT": str(port)},
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )

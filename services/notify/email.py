@@ -81,6 +81,7 @@ class EmailRule:
 
 EMAIL_RULES: tuple[EmailRule, ...] = (
     EmailRule("meeting_results", "tally.ResultsPublished", "meeting_results", "community_contacts"),
+    EmailRule("district_alert", "tally.AlertRaised", "district_alert", "district"),
     EmailRule(
         "results_published",
         "notify.AnnouncementPublished",

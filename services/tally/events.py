@@ -37,3 +37,24 @@ class GradeAssigned(StrictSchema):
     previous_grade = fields.String(required=True, allow_none=True)
     movement = fields.String(required=True)
     source_position = fields.Integer(required=True, strict=True)
+
+
+class FlagSchema(StrictSchema):
+    community = fields.String(required=True)
+    subject = fields.String(required=True)
+    kind = fields.String(required=True)
+    reason = fields.String(required=True)
+
+
+@payloads.register("AlertRaised", public=True)
+class AlertRaised(StrictSchema):
+    """A closed meeting needs the district's attention: a community under the policy's alert
+    threshold, or a person with 不称职 at the policy's share (for notify's district e-mail)."""
+
+    campaign_id = fields.String(required=True)
+    meeting_id = fields.String(required=True)
+    community = fields.String(required=True)
+    headline = fields.String(required=True)
+    details = fields.String(required=True)
+    flags = fields.List(fields.Nested(FlagSchema), required=True)
+    source_position = fields.Integer(required=True, strict=True)

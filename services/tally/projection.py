@@ -170,6 +170,15 @@ class TallyProjection:
             meeting["community"], results, campaign["policy"]["alert_below_percent"]
         )
         self._summarize(models, meeting["campaign_id"], (part, 1))
+        if part["flagged"]:
+            self._publish(
+                f"alert-{meeting_id}",
+                NewEvent(
+                    "AlertRaised",
+                    alert(event, meeting, part["flagged"]),
+                    event_id=event_id(event, "alert"),
+                ),
+            )
 
     def _on_MeetingVoided(self, event: RecordedEvent, models: ReadModels) -> None:  # noqa: N802
         meeting_id = event.data["meeting_id"]
@@ -272,6 +281,35 @@ class TallyProjection:
         models.put(
             "summaries", campaign_id, {**summary, **scoring.summary_figures(summary["totals"])}
         )
+
+
+KIND_LABELS = {
+    "community": "社区",
+    "committee": "社区两委班子",
+    "secretary": "党支部书记",
+    "graduate": "选聘生",
+}
+
+
+def alert(
+    source: RecordedEvent, meeting: dict[str, Any], flags: list[dict[str, str]]
+) -> dict[str, Any]:
+    """The district alert for a closed meeting's flags, worded for the e-mail."""
+    communities = [flag for flag in flags if flag["kind"] == "community"]
+    headline = "满意率低于预警线" if communities else "有测评对象不称职票达到预警比例"
+    details = "\n".join(
+        f"{flag['subject']}（{KIND_LABELS.get(flag['kind'], flag['kind'])}）：{flag['reason']}"
+        for flag in flags
+    )
+    return {
+        "campaign_id": meeting["campaign_id"],
+        "meeting_id": source.data["meeting_id"],
+        "community": meeting["community"],
+        "headline": headline,
+        "details": details,
+        "flags": flags,
+        "source_position": source.position,
+    }
 
 
 def marks_of(ballots: Sequence[RecordedEvent]) -> list[list[dict[str, str]]]:

@@ -130,3 +130,61 @@ def test_a_tallys_published_results_are_mailed_to_the_communitys_contacts(
     assert message["Subject"] == "【群评】长塘社区 测评结果已当场公布"
     body = message.get_body().get_content()  # type: ignore[union-attr]
     assert "长塘社区 的测评会（编号 3f2a9c4100000000）已经闭会" in body
+
+
+def test_a_meeting_under_the_alert_threshold_is_mailed_to_the_district(
+    start_notify: Any,
+    smtp_sink: SmtpSink,
+    container_factory: Any,
+    nameko_config: dict[str, Any],
+) -> None:
+    """Through the real services: ballots cast, voting closed, the tally raises the alert,
+    notify mails the district's addresses."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from services.ballot.service import BallotService
+    from services.tally.service import TallyService
+
+    start_notify(
+        QUNPING_SMTP_HOST="127.0.0.1",
+        QUNPING_SMTP_PORT=str(smtp_sink.port),
+        QUNPING_SMTP_SECURITY="none",
+        QUNPING_SMTP_USER=USER,
+        QUNPING_SMTP_PASSWORD=PASSWORD,
+        QUNPING_SMTP_FROM="qunping@jizhou.gov.cn",
+        QUNPING_DISTRICT_EMAILS="zuzhibu@jizhou.gov.cn, jiwei@jizhou.gov.cn",
+    )
+    container_factory(BallotService, nameko_config).start()
+    container_factory(TallyService, nameko_config).start()
+    with ClusterRpcProxy(nameko_config, timeout=60) as cluster:
+        ballot = cluster.ballot
+        campaign_id = ballot.create_campaign(
+            {"district": "吉州区", "year": 2012, "batch": "第二批"}
+        )["campaign_id"]
+        meeting_id = ballot.schedule_meeting(
+            {
+                "campaign_id": campaign_id,
+                "community": "白塘社区",
+                "street": "白塘街道",
+                "starts_at": "2012-10-12T09:00:00+08:00",
+                "place": "会议室",
+                "expected_participants": 50,
+                "subjects": [{"kind": "committee"}, {"kind": "secretary", "name": "周志刚"}],
+            }
+        )["meeting_id"]
+        for n in range(50):
+            ballot.check_in({"meeting_id": meeting_id, "name": f"代表{n}", "category": "resident"})
+        tokens = ballot.issue_tokens({"meeting_id": meeting_id, "count": 2})["tokens"]
+        ballot.open_voting({"meeting_id": meeting_id})
+        for token in tokens:
+            marks = [{"subject": "committee-1", "dimension": "总体评价", "value": "不满意"}]
+            ballot.cast_ballot({"meeting_id": meeting_id, "token": token, "marks": marks})
+        ballot.close_voting({"meeting_id": meeting_id})
+
+        [mail] = wait_until(smtp_sink.messages, what="the alert e-mail", timeout=60)
+
+    message = message_from_string(mail["data"], policy=policy.default)
+    assert sorted(mail["rcpt_tos"]) == ["jiwei@jizhou.gov.cn", "zuzhibu@jizhou.gov.cn"]
+    assert message["Subject"] == "【群评】预警：白塘社区 满意率低于预警线"
+    body = message.get_body().get_content()  # type: ignore[union-attr]
+    assert "社区两委班子（社区）：satisfaction 0.00% < 80%" in body

@@ -164,3 +164,18 @@ def test_duplicated_and_reordered_deliveries_change_nothing(cluster: Cluster) ->
 
     assert applied == 0
     assert cluster.read_models() == before
+
+
+def test_a_meeting_under_the_alert_threshold_raises_a_district_alert(cluster: Cluster) -> None:
+    _, meeting_id, tokens = small_meeting(cluster)
+    for token, value in zip(tokens[:4], ["不满意", "不满意", "满意", "不满意"], strict=True):
+        marks = [{"subject": "committee-1", "dimension": "社区服务", "value": value}]
+        cluster.ballot.cast_ballot({"meeting_id": meeting_id, "token": token, "marks": marks})
+
+    cluster.ballot.close_voting({"meeting_id": meeting_id})
+
+    cluster.settled(lambda: any(e.type == "AlertRaised" for e in cluster.dependency.log.read_all()))
+    [alert] = [e for e in cluster.dependency.log.read_all() if e.type == "AlertRaised"]
+    assert (alert.data["meeting_id"], alert.data["community"]) == (meeting_id, "光明社区")
+    assert alert.data["headline"] == "满意率低于预警线"
+    assert "satisfaction 25.00% < 80%" in alert.data["details"]

@@ -41,5 +41,6 @@ def test_rules_pick_the_template_by_event_and_payload() -> None:
     assert chosen("notify.AnnouncementPublished", meeting) == ["meeting_announced"]
     assert chosen("notify.AnnouncementPublished", {"kind": "notice"}) == []
     assert chosen("tally.ResultsPublished", {"community": "c1"}) == ["meeting_results"]
+    assert chosen("tally.AlertRaised", {"community": "c1"}) == ["district_alert"]
     assert chosen("ballot.AnnouncementPublished", results) == []
     assert all(rule.template in TEMPLATES for rule in EMAIL_RULES)

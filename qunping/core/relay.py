@@ -23,7 +23,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from kombu.connection import Connection
@@ -80,6 +80,8 @@ class OutboxRelay:
         self._lease_id = f"lease:{self.exchange.name}"
         self._connection: Connection | None = None
         self._producer: Producer | None = None
+        self._lease_until: datetime | None = None
+        self._published: LogHead | None = None
         self.unroutable = 0
         """Events the broker confirmed but no queue was bound for (subscribers catch up)."""
 
@@ -104,8 +106,13 @@ class OutboxRelay:
         self._disconnect()
 
     def hold_lease(self) -> bool:
-        """Take or renew the publishing lease; False while another relay holds it."""
+        """Take or renew the publishing lease; False while another relay holds it.
+
+        A held lease is renewed only once half of it has run, so a busy relay does not
+        write to MongoDB on every wake-up."""
         now = utc_now()
+        if self._lease_until is not None and now < self._lease_until - self._lease / 2:
+            return True
         try:
             self._state.find_one_and_update(
                 {
@@ -117,10 +124,14 @@ class OutboxRelay:
                 return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError:
+            self._lease_until = None
+            self._published = None  # another relay publishes now: re-read its checkpoint
             return False
+        self._lease_until = now + self._lease
         return True
 
     def release_lease(self) -> None:
+        self._lease_until = None
         self._state.delete_one({"_id": self._lease_id, "owner": self.owner})
 
     # -- publishing ------------------------------------------------------------------
@@ -132,7 +143,9 @@ class OutboxRelay:
 
     def publish_pending(self) -> int:
         """Publish every event after the checkpoint; return how many were published."""
-        checkpoint, published = self.checkpoint(), 0
+        # While this relay holds the lease, its own last checkpoint is the checkpoint.
+        checkpoint = self._published or self.checkpoint()
+        published = 0
         while True:
             batch = self.log.read_batch(checkpoint.position, self._batch_size)
             if not batch:
@@ -146,6 +159,7 @@ class OutboxRelay:
                 self._publish(event)
                 checkpoint = LogHead(event.position, event.hash)
             self._save_checkpoint(checkpoint)
+            self._published = checkpoint
             published += len(batch)
 
     def _publish(self, event: RecordedEvent) -> None:

@@ -183,6 +183,14 @@ class Meeting:
             self.apply(event)
 
     def apply(self, event: RecordedEvent) -> None:
+        # A query may bring an event into this cached meeting while the command that
+        # appended it has yet to apply it: each stream version counts once, or ballots double.
+        if event.version <= self.versions.get(event.stream, 0):
+            return
+        self._fold(event)
+        self.versions[event.stream] = event.version
+
+    def _fold(self, event: RecordedEvent) -> None:
         data = event.data
         match event.type:
             case "MeetingScheduled":
@@ -214,7 +222,6 @@ class Meeting:
                 self.phase = VOID
         if event.type == "BallotCast" and data["slip"] is not None:
             self.accepted_slips.add((data["slip"]["batch"], data["slip"]["number"]))
-        self.versions[event.stream] = event.version
 
     # -- deciding --------------------------------------------------------------------
 

@@ -84,12 +84,7 @@ class Outbox:
                     "routing_key": routing_key,
                     "seq": counter["seq"],
                     "body": body,
-                    "status": PENDING,
-                    "attempts": 0,
-                    "created_at": now,
-                    "next_attempt_at": now,
-                    "claimed_until": None,
-                    "last_error": None,
+                    **_not_yet_tried(now),
                     "delivered_at": None,
                 }
             )
@@ -229,12 +224,7 @@ class Outbox:
                     "to": to,
                     "subject": subject,
                     "body": body,
-                    "status": PENDING,
-                    "attempts": 0,
-                    "created_at": now,
-                    "next_attempt_at": now,
-                    "claimed_until": None,
-                    "last_error": None,
+                    **_not_yet_tried(now),
                 }
             )
         except DuplicateKeyError:
@@ -289,3 +279,15 @@ class Outbox:
             {"email_id": document["_id"], **_public(document)}
             for document in self.emails.find(query, sort=[("created_at", DESCENDING)]).limit(limit)
         ]
+
+
+def _not_yet_tried(now: datetime) -> dict[str, Any]:
+    """The retry state every delivery and e-mail starts in."""
+    return {
+        "status": PENDING,
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+        "claimed_until": None,
+        "last_error": None,
+    }

@@ -54,16 +54,20 @@ def smtp_sink(tmp_path: Path) -> Iterator[SmtpSink]:
     process.wait(timeout=10)
 
 
+def smtp_config(sink: SmtpSink) -> dict[str, str]:
+    return {
+        "QUNPING_SMTP_HOST": "127.0.0.1",
+        "QUNPING_SMTP_PORT": str(sink.port),
+        "QUNPING_SMTP_SECURITY": "none",
+        "QUNPING_SMTP_USER": USER,
+        "QUNPING_SMTP_PASSWORD": PASSWORD,
+        "QUNPING_SMTP_FROM": "qunping@jizhou.gov.cn",
+    }
+
+
 @pytest.fixture
 def mailing_notify(start_notify: Any, smtp_sink: SmtpSink) -> Any:
-    return start_notify(
-        QUNPING_SMTP_HOST="127.0.0.1",
-        QUNPING_SMTP_PORT=str(smtp_sink.port),
-        QUNPING_SMTP_SECURITY="none",
-        QUNPING_SMTP_USER=USER,
-        QUNPING_SMTP_PASSWORD=PASSWORD,
-        QUNPING_SMTP_FROM="qunping@jizhou.gov.cn",
-    )
+    return start_notify(**smtp_config(smtp_sink))
 
 
 def test_a_results_announcement_is_mailed_in_chinese_to_the_communitys_contacts(
@@ -146,12 +150,7 @@ def test_a_meeting_under_the_alert_threshold_is_mailed_to_the_district(
     from services.tally.service import TallyService
 
     start_notify(
-        QUNPING_SMTP_HOST="127.0.0.1",
-        QUNPING_SMTP_PORT=str(smtp_sink.port),
-        QUNPING_SMTP_SECURITY="none",
-        QUNPING_SMTP_USER=USER,
-        QUNPING_SMTP_PASSWORD=PASSWORD,
-        QUNPING_SMTP_FROM="qunping@jizhou.gov.cn",
+        **smtp_config(smtp_sink),
         QUNPING_DISTRICT_EMAILS="zuzhibu@jizhou.gov.cn, jiwei@jizhou.gov.cn",
     )
     container_factory(BallotService, nameko_config).start()

@@ -254,3 +254,17 @@ def test_a_meeting_copies_the_campaign_policy_with_its_hash() -> None:
     assert meeting.policy["quorum"]["min_present"] == 60
     [scheduled] = scene.log.read_stream(f"meeting-{scene.meeting_id}")
     assert scheduled.data["policy_hash"] == scene.store.campaign(meeting.campaign_id).policy_hash
+
+
+def test_an_event_applied_twice_to_a_cached_meeting_counts_once() -> None:
+    scene = Scene()
+    scene.check_in(50)
+    [token] = scene.tokens(1)
+    scene.do("meeting", lambda m: m.open_voting())
+    scene.do("ballotbox", lambda m: m.cast(token, committee("满意")))
+    meeting = scene.meeting()
+
+    meeting.apply_all(scene.log.read_stream(f"ballotbox-{scene.meeting_id}"))
+    meeting.apply_all(scene.log.read_stream(f"roster-{scene.meeting_id}"))
+
+    assert (meeting.returned, len(meeting.roster), meeting.residents) == (1, 50, 50)

@@ -99,17 +99,18 @@ class PledgeDependency(EventLogDependency):
         super().setup()
         self.book = PledgeBook(self.log)
         self.quorum = quorum_setting(self.container.config)
-        self.proxy: Any = None
-
-    def start(self) -> None:
-        super().start()
+        # Started in setup, not start: nameko starts extensions all at once, and the eager
+        # sweep may run before this provider's start has.
         self._proxy_runner = ClusterRpcProxy(self.container.config, timeout=30)
-        self.proxy = self._proxy_runner.start()
+        self.proxy: Any = self._proxy_runner.start()
 
     def stop(self) -> None:
-        if self.proxy is not None:
-            self._proxy_runner.stop()
+        self._proxy_runner.stop()
         super().stop()
+
+    def kill(self) -> None:
+        self._proxy_runner.stop()
+        super().kill()
 
     def get_dependency(self, worker_ctx: Any) -> Pledges:  # type: ignore[override]
         return Pledges(self)

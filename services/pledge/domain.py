@@ -48,7 +48,7 @@ class Unit:
     community: str = ""
     name: str = ""
     kind: str = ""
-    contact: dict[str, str] = field(default_factory=dict)
+    contact: dict[str, str | None] = field(default_factory=dict)
     version: int = 0
 
     def apply(self, event: RecordedEvent) -> None:
@@ -69,7 +69,7 @@ class Unit:
 
 
 def register_unit(
-    district: str, community: str, name: str, kind: str, contact: Mapping[str, str]
+    district: str, community: str, name: str, kind: str, contact: Mapping[str, str | None]
 ) -> NewEvent:
     return NewEvent(
         "UnitRegistered",

@@ -34,7 +34,7 @@ def side() -> fields.String:
 class ContactSchema(StrictSchema):
     person = text()
     phone = fields.String(required=True, validate=validate.Regexp(r"^[0-9+() -]{3,30}$"))
-    email = fields.Email(load_default="", validate=validate.Length(max=200))
+    email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
 
 class Parties(StrictSchema):

@@ -10,9 +10,12 @@ from typing import Any
 
 import openpyxl
 import pytest
-from kombu import Connection
+from jsonschema import Draft202012Validator
+from kombu.connection import Connection
 from nameko.standalone.rpc import ClusterRpcProxy
+from openpyxl.worksheet.worksheet import Worksheet
 
+from qunping.contract import REGISTRIES, public_event_schemas
 from qunping.core.errors import InvalidInput, NotFound, Refused
 from services.ballot.service import BallotService
 from services.pledge.dependencies import PledgeDependency
@@ -92,7 +95,7 @@ class Cluster:
             {"pledge_id": pledge_id, "version": 1, "side": "unit", "representative": "张校长"}
         )
         assert signed["status"] == "in_force"
-        return pledge_id
+        return str(pledge_id)
 
     def run_meeting(self, meeting_id: str, ballots: list[dict[str, str]]) -> None:
         """Check-in, tokens, casting and close through ballot, as the organiser does."""
@@ -177,7 +180,9 @@ def test_register_pledge_sign_report_evaluate_by_ballot_and_export_the_year_end_
 
     exported = cluster.pledge.export({"district": "吉州区", "year": 2026, "format": "xlsx"})
     assert exported["file_name"] == "吉州区-2026-双诺双述双评年终考核.xlsx"
-    sheet = openpyxl.load_workbook(io.BytesIO(base64.b64decode(exported["content_base64"]))).active
+    workbook = openpyxl.load_workbook(io.BytesIO(base64.b64decode(exported["content_base64"])))
+    sheet = workbook.active
+    assert isinstance(sheet, Worksheet)
     assert sheet.freeze_panes == "A2"
     rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
     assert rows[0][:8] == [
@@ -211,6 +216,19 @@ def test_register_pledge_sign_report_evaluate_by_ballot_and_export_the_year_end_
     read_back = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
     assert read_back[1][-3:-1] == ["50.00", "12"]
     assert read_back[1][:3] == ["2026", "吉州区", "光明社区"]
+
+    feed = cluster.pledge.public_feed({"after": 0, "limit": 500})["events"]
+    validators = {
+        f"qunping.{log}.{event_type}": Draft202012Validator(schema)
+        for (log, event_type, _), schema in public_event_schemas(REGISTRIES).items()
+    }
+    assert {event["type"] for event in feed} >= {
+        "qunping.pledge.PledgeInForce",
+        "qunping.pledge.ItemReported",
+        "qunping.pledge.EvaluationRecorded",
+    }
+    for event in feed:
+        assert list(validators[event["type"]].iter_errors(event)) == [], event["type"]
 
 
 @pytest.mark.parametrize("message_lost", [False, True], ids=["redelivered", "caught_up"])

@@ -6,15 +6,18 @@ import io
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
+from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 from kombu.connection import Connection
 from nameko.standalone.rpc import ClusterRpcProxy
 from openpyxl.worksheet.worksheet import Worksheet
 
+from qunping.cli import cli
 from qunping.contract import REGISTRIES, public_event_schemas
 from qunping.core.errors import InvalidInput, NotFound, Refused
 from services.ballot.service import BallotService
@@ -138,7 +141,7 @@ def cluster(
 
 
 def test_register_pledge_sign_report_evaluate_by_ballot_and_export_the_year_end_assessment(
-    cluster: Cluster,
+    cluster: Cluster, amqp_uri: str, tmp_path: Path
 ) -> None:
     pledge_id = cluster.pledge_in_force()
     for item_id, side, status in (
@@ -216,6 +219,12 @@ def test_register_pledge_sign_report_evaluate_by_ballot_and_export_the_year_end_
     read_back = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
     assert read_back[1][-3:-1] == ["50.00", "12"]
     assert read_back[1][:3] == ["2026", "吉州区", "光明社区"]
+
+    out = tmp_path / "考核.csv"
+    command = ["pledge", "export", "--district", "吉州区", "--year", "2026", "--format", "csv"]
+    ran = CliRunner().invoke(cli, [*command, "--out", str(out)], env={"AMQP_URI": amqp_uri})
+    assert ran.exit_code == 0, ran.output
+    assert out.read_bytes() == content
 
     feed = cluster.pledge.public_feed({"after": 0, "limit": 500})["events"]
     validators = {

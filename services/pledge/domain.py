@@ -22,6 +22,13 @@ from qunping.core.errors import InvalidInput, Refused
 
 SIDES = ("community", "unit")
 STATUSES = ("done", "partly", "not_done")
+PLEDGE_STATUSES = (
+    "awaiting_signatures",
+    "in_force",
+    "in_force_amendment_pending",
+    "under_evaluation",
+    "evaluated",
+)
 SUBJECT_SIDES = {"pledge_community": "community", "pledge_unit": "unit"}
 """The ballot subject kinds of a pledge evaluation, and the side each rates."""
 EVENT_IDS = uuid.UUID("0b6b7a8e-4f5e-4c1f-9d2a-6f3c1e0a9b17")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from qunping.core.schemas import StrictSchema
-from services.pledge.domain import STATUSES
+from services.pledge.domain import PLEDGE_STATUSES, STATUSES
 from services.pledge.events import ID, SHORT_TEXT, ContactSchema, side, text
 
 YEAR = validate.Range(min=2000, max=2100)
@@ -96,7 +96,7 @@ class ListPledges(StrictSchema):
     year = fields.Integer(load_default=None, strict=True, validate=YEAR)
     community = fields.String(load_default=None, validate=SHORT_TEXT)
     unit_id = fields.String(load_default=None, validate=ID)
-    status = fields.String(load_default=None, validate=validate.Length(max=40))
+    status = fields.String(load_default=None, validate=validate.OneOf(PLEDGE_STATUSES))
 
 
 class StartEvaluation(StrictSchema):

@@ -225,13 +225,19 @@ class PledgeService(HealthEndpoints):
 
     @timer(interval=SWEEP_SECONDS, eager=True)
     def sweep(self) -> None:
-        """Raise overdue items; ask the tally for results every waiting evaluation lacks."""
+        """Raise overdue items; ask the tally for results every waiting evaluation lacks.
+
+        Overdue items first, for every pledge: a tally that does not answer only delays
+        the evaluations.
+        """
         book = self.pledges.book
         book.refresh()
         today = self.pledges.today()
-        for pledge in list(book.pledges.values()):
+        pledges = list(book.pledges.values())
+        for pledge in pledges:
             if pledge.overdue_items(today):
                 book.decide(pledge.pledge_id, lambda current: current.overdue_items(today))
+        for pledge in pledges:
             meeting_id = pledge.awaiting_results
             if meeting_id is not None:
                 results = self.pledges.results_of(meeting_id)

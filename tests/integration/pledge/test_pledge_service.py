@@ -177,6 +177,10 @@ def test_register_pledge_sign_report_evaluate_by_ballot_and_export_the_year_end_
     assert results["unit"]["satisfaction"] == {"favourable": 6, "valid": 12, "percent": "50.00"}
     published = cluster.tally.results({"meeting_id": started["meeting_id"]})
     assert published["community"] == "光明社区"  # announced on the spot like any meeting
+    # The tally takes a campaign of other subject kinds in its stride: no grade (no
+    # committee, no superior assessment), no alert, the meeting counted in its summary.
+    summary = cluster.tally.summary({"campaign_id": started["campaign_id"]})
+    assert (summary["meetings"], summary["grades"], summary["flagged"]) == (1, {}, [])
     assert cluster.pledge.list_pledges({"status": "evaluated"})["pledges"][0]["pledge_id"] == (
         pledge_id
     )

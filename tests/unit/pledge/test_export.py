@@ -5,6 +5,7 @@ import io
 import openpyxl
 
 from services.pledge import export
+from services.pledge.domain import PLEDGE_STATUSES
 from tests.unit.pledge.scene import Scene
 
 
@@ -35,3 +36,7 @@ def test_the_sheet_has_a_header_row_frozen_panes_and_widths() -> None:
     assert sheet["A1"].value == "年度" and sheet["A2"].value == 2026
     assert sheet.column_dimensions["D"].width == 22  # the unit's name
     assert sheet.max_row == 2
+
+
+def test_every_pledge_status_has_a_label_in_the_export() -> None:
+    assert set(export.STATUS_LABELS) == set(PLEDGE_STATUSES)

@@ -34,7 +34,7 @@ UNIT = {
     "kind": "学校",
     "contact": {"person": "李老师", "phone": "0796-8220000", "email": "li@school.cn"},
 }
-LETTER = {
+LETTER: dict[str, Any] = {
     "year": 2026,
     "period_start": "2026-01-01",
     "period_end": "2026-12-31",
@@ -335,3 +335,40 @@ def test_refused_reports_change_nothing(cluster: Cluster) -> None:
     with pytest.raises(Refused, match="outside the reporting window"):
         cluster.pledge.report_item({**report, "item_id": "unit-2"})
     assert len(cluster.log_events()) == before
+
+
+def test_an_amendment_is_signed_again_and_every_version_stays_in_the_log(
+    cluster: Cluster,
+) -> None:
+    pledge_id = cluster.pledge_in_force()
+    items = [*LETTER["items"], {**LETTER["items"][0], "title": "开放社区图书室"}]
+    period = {
+        key: LETTER[key] for key in ("period_start", "period_end", "report_from", "report_until")
+    }
+    amended = cluster.pledge.amend_pledge(
+        {"pledge_id": pledge_id, "reason": "增加图书室开放", **period, "items": items}
+    )
+    assert amended["version"] == 2
+    detail = cluster.pledge.pledge_detail({"pledge_id": pledge_id})
+    assert (detail["status"], detail["in_force_version"]) == ("in_force_amendment_pending", 1)
+    assert len(detail["letter"]["items"]) == 3
+    for side, representative in (("community", "王书记"), ("unit", "张校长")):
+        cluster.pledge.sign_pledge(
+            {"pledge_id": pledge_id, "version": 2, "side": side, "representative": representative}
+        )
+
+    detail = cluster.pledge.pledge_detail({"pledge_id": pledge_id})
+    assert (detail["status"], detail["in_force_version"]) == ("in_force", 2)
+    assert [v["signatures"] for v in detail["versions"]] == [
+        {"community": "王书记", "unit": "张校长"}
+    ] * 2
+    assert [e.type for e in cluster.log_events() if e.stream == f"pledge-{pledge_id}"] == [
+        "PledgeDrafted",
+        "PledgeSigned",
+        "PledgeSigned",
+        "PledgeInForce",
+        "PledgeAmended",
+        "PledgeSigned",
+        "PledgeSigned",
+        "PledgeInForce",
+    ]

@@ -138,8 +138,6 @@ def draft_pledge(
     unit: Unit, year: int, period: Mapping[str, date], items: Sequence[Mapping[str, Any]]
 ) -> NewEvent:
     """Version 1 of a letter between the unit and the community it is registered in."""
-    if not unit.version:
-        raise InvalidInput({"unit_id": ["no such unit"]})
     return NewEvent(
         "PledgeDrafted",
         {

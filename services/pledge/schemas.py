@@ -81,7 +81,7 @@ class ReportItem(StrictSchema):
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     evidence = text(5000)
     links = fields.List(
-        fields.Url(schemes={"http", "https"}),
+        fields.Url(schemes={"http", "https"}, validate=validate.Length(max=500)),
         load_default=list,
         validate=validate.Length(max=20),
     )

@@ -5,6 +5,7 @@ qunping run                       every service, each in its own process
 qunping service NAME              one service in this process (container entrypoint)
 qunping contract generate         docs/events/*.json and docs/asyncapi.yaml
 qunping notify ...                webhook dead letters and attempts (over RPC)
+qunping pledge export ...         the year-end assessment of a district's pledges (over RPC)
 """
 
 # nameko runs on eventlet: patch the standard library before anything opens a socket.
@@ -188,6 +189,10 @@ def notify_group() -> None:
 
 
 def _call_notify(method: str, payload: dict[str, Any]) -> Any:
+    return _call("notify", method, payload)
+
+
+def _call(service_name: str, method: str, payload: dict[str, Any]) -> Any:
     from nameko.standalone.rpc import ClusterRpcProxy
 
     try:
@@ -196,7 +201,7 @@ def _call_notify(method: str, payload: dict[str, Any]) -> Any:
         raise click.ClickException(f"bad configuration: {error.messages}") from None
     with ClusterRpcProxy(settings.nameko_config()) as cluster:
         try:
-            return getattr(cluster.notify, method)(payload)
+            return getattr(cluster[service_name], method)(payload)
         except Exception as error:  # the service's own error, carried over RPC
             raise click.ClickException(str(error)) from None
 
@@ -230,6 +235,27 @@ def notify_attempts(subscription: str | None, delivery: str | None) -> None:
     }
     for attempt in _call_notify("webhook_attempts", payload):
         click.echo(json.dumps(attempt, ensure_ascii=False))
+
+
+@cli.group("pledge")
+def pledge_group() -> None:
+    """The running pledge service (AMQP_URI says where)."""
+
+
+@pledge_group.command("export")
+@click.option("--district", required=True)
+@click.option("--year", required=True, type=int)
+@click.option("--format", "file_format", type=click.Choice(["csv", "xlsx"]), default="xlsx")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def pledge_export(district: str, year: int, file_format: str, out: Path) -> None:
+    """The year-end assessment (年终考核) of a district's pledges, as a file."""
+    import base64
+
+    exported = _call(
+        "pledge", "export", {"district": district, "year": year, "format": file_format}
+    )
+    out.write_bytes(base64.b64decode(exported["content_base64"]))
+    click.echo(f"wrote {out}: {exported['rows']} pledges")
 
 
 def main() -> None:

@@ -22,12 +22,14 @@ from qunping.core.envelope import CloudEventSchema
 from qunping.core.schemas import PayloadSchemas
 from services.ballot.events import payloads as ballot_payloads
 from services.notify.events import payloads as notify_payloads
+from services.pledge.events import payloads as pledge_payloads
 from services.tally.events import payloads as tally_payloads
 
 REGISTRIES: dict[str, PayloadSchemas] = {
     "ballot": ballot_payloads,
     "tally": tally_payloads,
     "notify": notify_payloads,
+    "pledge": pledge_payloads,
 }
 """Each log that owns facts, by name, with its payload registry."""
 

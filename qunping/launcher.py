@@ -18,6 +18,7 @@ SERVICES: dict[str, str] = {
     "ballot": "services.ballot.service:BallotService",
     "tally": "services.tally.service:TallyService",
     "notify": "services.notify.service:NotifyService",
+    "pledge": "services.pledge.service:PledgeService",
 }
 """Every service that exists, by name: `module:Class` of its nameko service."""
 
@@ -26,6 +27,7 @@ SERVICES: dict[str, str] = {
 PROBES: dict[str, tuple[str, dict[str, Any]]] = {
     "ballot": ("read_log", {"limit": 1}),
     "tally": ("caught_up_to", {}),
+    "pledge": ("list_units", {}),
 }
 
 

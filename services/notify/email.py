@@ -83,6 +83,9 @@ EMAIL_RULES: tuple[EmailRule, ...] = (
     EmailRule("meeting_results", "tally.ResultsPublished", "meeting_results", "community_contacts"),
     EmailRule("district_alert", "tally.AlertRaised", "district_alert", "district"),
     EmailRule(
+        "pledge_item_overdue", "pledge.ItemOverdue", "pledge_item_overdue", "community_contacts"
+    ),
+    EmailRule(
         "results_published",
         "notify.AnnouncementPublished",
         "results_published",

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from email import message_from_string, policy
 from pathlib import Path
@@ -187,3 +188,69 @@ def test_a_meeting_under_the_alert_threshold_is_mailed_to_the_district(
     assert message["Subject"] == "【群评】预警：白塘社区 满意率低于预警线"
     body = message.get_body().get_content()  # type: ignore[union-attr]
     assert "社区两委班子（社区）：satisfaction 0.00% < 80%" in body
+
+
+def test_a_pledge_item_past_due_without_a_report_is_mailed_once_to_the_communitys_contacts(
+    mailing_notify: Any, smtp_sink: SmtpSink, container_factory: Any, nameko_config: dict[str, Any]
+) -> None:
+    """Through the real pledge service: its timer raises the overdue item, notify mails it."""
+    from datetime import date
+
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from services.pledge.dependencies import PledgeDependency
+    from services.pledge.service import PledgeService
+
+    mailing_notify.set_community_contacts({"community": "光明社区", "emails": ["sq@gm.cn"]})
+    container = container_factory(PledgeService, nameko_config)
+    dependency = next(e for e in container.extensions if isinstance(e, PledgeDependency))
+    dependency.clock = lambda: date(2026, 6, 1)
+    container.start()
+    with ClusterRpcProxy(nameko_config, timeout=60) as cluster:
+        pledge = cluster.pledge
+        unit_id = pledge.register_unit(
+            {
+                "district": "吉州区",
+                "community": "光明社区",
+                "name": "吉安市第一中学",
+                "kind": "学校",
+                "contact": {"person": "赵主任", "phone": "0796-8230000"},
+            }
+        )["unit_id"]
+        item = {"target": "每周末开放", "due_date": "2026-06-30"}
+        pledge_id = pledge.draft_pledge(
+            {
+                "unit_id": unit_id,
+                "year": 2026,
+                "period_start": "2026-01-01",
+                "period_end": "2026-12-31",
+                "report_from": "2026-12-01",
+                "report_until": "2026-12-20",
+                "items": [
+                    {**item, "side": "community", "title": "开放活动室", "due_date": "2026-09-30"},
+                    {**item, "side": "unit", "title": "开放学校操场"},
+                ],
+            }
+        )["pledge_id"]
+        for side, representative in (("community", "王书记"), ("unit", "张校长")):
+            pledge.sign_pledge(
+                {
+                    "pledge_id": pledge_id,
+                    "version": 1,
+                    "side": side,
+                    "representative": representative,
+                }
+            )
+        dependency.clock = lambda: date(2026, 7, 1)
+
+        [mail] = wait_until(smtp_sink.messages, what="the overdue e-mail", timeout=30)
+        [overdue] = pledge.overdue_items({"community": "光明社区"})["items"]
+
+    assert overdue["item"]["item_id"] == "unit-1"
+    message = message_from_string(mail["data"], policy=policy.default)
+    assert mail["rcpt_tos"] == ["sq@gm.cn"]
+    assert message["Subject"] == "【群评】承诺事项逾期提醒：开放学校操场"
+    body = message.get_body().get_content()  # type: ignore[union-attr]
+    assert "吉安市第一中学 在 光明社区 的承诺事项“开放学校操场”已超过承诺期限（2026-06-30）" in body
+    time.sleep(6)  # a further sweep of the timer must not raise the item again
+    assert len(smtp_sink.messages()) == 1

@@ -1,0 +1,283 @@
+"""The pledge service's nameko entrypoints: validate, load, decide, append, return.
+
+The 双评 is a saga across services: `start_evaluation` schedules a ballot meeting and records
+`EvaluationStarted` before it hands the meeting id to anyone, so results can only exist for
+a meeting the log already waits for. The results come back as tally's `ResultsPublished`
+(requeued on error, recorded once by a deterministic event id), and a timer, also run at
+start, asks the tally for every evaluation still waiting, so a restart or a lost message
+loses nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from nameko.events import SERVICE_POOL, event_handler
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from qunping.core.envelope import NewEvent
+from qunping.core.errors import Refused
+from qunping.core.feed import public_feed
+from qunping.core.health import HealthEndpoints
+from qunping.core.schemas import load
+from services.pledge import domain, evaluation, export, schemas
+from services.pledge.dependencies import PledgeDependency, Pledges
+from services.pledge.domain import Pledge
+from services.pledge.events import payloads
+
+SWEEP_SECONDS = 5
+"""How often overdue items and waiting evaluations are looked for."""
+
+
+class PledgeService(HealthEndpoints):
+    name = "pledge"
+    pledges: Pledges = PledgeDependency()
+
+    # -- resident units ----------------------------------------------------------------
+
+    @rpc
+    def register_unit(self, payload: dict[str, Any]) -> dict[str, Any]:
+        command = load(schemas.RegisterUnit(), payload)
+        event = domain.register_unit(
+            command["district"],
+            command["community"],
+            command["name"],
+            command["kind"],
+            command["contact"],
+        )
+        self.pledges.book.append_new(f"unit-{event.data['unit_id']}", event)
+        return {"unit_id": event.data["unit_id"]}
+
+    @rpc
+    def get_unit(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return self.pledges.book.unit(load(schemas.UnitRef(), payload)["unit_id"]).summary()
+
+    @rpc
+    def list_units(self, payload: dict[str, Any]) -> dict[str, Any]:
+        query = load(schemas.ListUnits(), payload)
+        book = self.pledges.book
+        book.refresh()
+        units = [
+            unit.summary()
+            for unit in book.units.values()
+            if matches(unit.summary(), query, ("district", "community"))
+        ]
+        return {"units": sorted(units, key=lambda u: (u["community"], u["name"]))}
+
+    # -- 双诺: pledge letters -----------------------------------------------------------
+
+    @rpc
+    def draft_pledge(self, payload: dict[str, Any]) -> dict[str, Any]:
+        command = load(schemas.DraftPledge(), payload)
+        unit = self.pledges.book.unit(command["unit_id"])
+        event = domain.draft_pledge(unit, command["year"], period(command), command["items"])
+        self.pledges.book.append_new(f"pledge-{event.data['pledge_id']}", event)
+        return {"pledge_id": event.data["pledge_id"], "version": 1}
+
+    @rpc
+    def amend_pledge(self, payload: dict[str, Any]) -> dict[str, Any]:
+        command = load(schemas.AmendPledge(), payload)
+        [amended] = self.pledges.book.decide(
+            command["pledge_id"],
+            lambda pledge: [pledge.amend(period(command), command["items"], command["reason"])],
+        )
+        return {"pledge_id": command["pledge_id"], "version": amended.data["version"]}
+
+    @rpc
+    def sign_pledge(self, payload: dict[str, Any]) -> dict[str, Any]:
+        command = load(schemas.SignPledge(), payload)
+        self.pledges.book.decide(
+            command["pledge_id"],
+            lambda pledge: pledge.sign(
+                command["version"], command["side"], command["representative"]
+            ),
+        )
+        return self.pledges.book.pledge(command["pledge_id"]).summary()
+
+    # -- 双述: fulfilment reports -------------------------------------------------------
+
+    @rpc
+    def report_item(self, payload: dict[str, Any]) -> dict[str, Any]:
+        command = load(schemas.ReportItem(), payload)
+        return self._report(command, Pledge.report)
+
+    @rpc
+    def correct_report(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Replace a side's report on an item; the report replaced stays in the log."""
+        command = load(schemas.ReportItem(), payload)
+        return self._report(command, Pledge.correct_report)
+
+    def _report(
+        self,
+        command: dict[str, Any],
+        decision: Callable[[Pledge, dict[str, Any], date], NewEvent],
+    ) -> dict[str, Any]:
+        today = self.pledges.today()
+        self.pledges.book.decide(
+            command["pledge_id"], lambda pledge: [decision(pledge, command, today)]
+        )
+        pledge = self.pledges.book.pledge(command["pledge_id"])
+        return {"pledge_id": pledge.pledge_id, "fulfilment": pledge.fulfilment()}
+
+    # -- queries ---------------------------------------------------------------------
+
+    @rpc
+    def pledge_detail(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A letter: every version with its signatures, reports, overdue items, evaluation."""
+        return self.pledges.book.pledge(load(schemas.PledgeRef(), payload)["pledge_id"]).detail()
+
+    @rpc
+    def list_pledges(self, payload: dict[str, Any]) -> dict[str, Any]:
+        query = load(schemas.ListPledges(), payload)
+        book = self.pledges.book
+        book.refresh()
+        found = [
+            pledge.summary()
+            for pledge in book.pledges.values()
+            if matches(
+                pledge.summary(), query, ("district", "year", "community", "unit_id", "status")
+            )
+        ]
+        return {"pledges": sorted(found, key=lambda p: (p["year"], p["community"], p["unit"]))}
+
+    @rpc
+    def overdue_items(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Items raised overdue and still without a report."""
+        query = load(schemas.ListOverdue(), payload)
+        book = self.pledges.book
+        book.refresh()
+        items = []
+        for pledge in book.pledges.values():
+            if not matches(pledge.summary(), query, ("district", "community")):
+                continue
+            letter = pledge.letter or pledge.latest
+            items += [
+                {**pledge.summary(), "item": item}
+                for item in letter["items"]
+                if item["item_id"] in pledge.overdue and item["item_id"] not in pledge.reports
+            ]
+        return {"items": items}
+
+    # -- 双评: evaluation by ballot ------------------------------------------------------
+
+    @rpc
+    def start_evaluation(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Schedule the ballot meeting rating both sides; the organiser runs it in ballot."""
+        return self._evaluate(load(schemas.StartEvaluation(), payload), rerun_of=None)
+
+    @rpc
+    def rerun_evaluation(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A new meeting for a pledge whose evaluation meeting ballot has voided."""
+        command = load(schemas.RerunEvaluation(), payload)
+        current = self.pledges.book.pledge(command["pledge_id"]).evaluation
+        if current is None:
+            raise Refused("the pledge has no evaluation to re-run")
+        return self._evaluate(command, rerun_of=current.meeting_id)
+
+    def _evaluate(self, command: dict[str, Any], rerun_of: str | None) -> dict[str, Any]:
+        book = self.pledges.book
+        with book.lock:
+            pledge = book.pledge(command["pledge_id"])
+            pledge.may_start_evaluation(rerun_of)
+            campaign_id = self.pledges.campaign_for(pledge.district, pledge.year)
+            meeting = self.pledges.ballot.schedule_meeting(
+                {
+                    "campaign_id": campaign_id,
+                    "community": pledge.community,
+                    "street": command["street"],
+                    "starts_at": command["starts_at"].isoformat(),
+                    "place": command["place"],
+                    "expected_participants": command["expected_participants"],
+                    "subjects": evaluation.subjects(pledge.community, pledge.unit),
+                    "rerun_of": rerun_of,
+                }
+            )
+            book.decide(
+                pledge.pledge_id,
+                lambda current: [
+                    current.start_evaluation(meeting["meeting_id"], campaign_id, rerun_of)
+                ],
+            )
+        return {
+            "pledge_id": pledge.pledge_id,
+            "campaign_id": campaign_id,
+            "meeting_id": meeting["meeting_id"],
+            "subjects": meeting["subjects"],
+        }
+
+    @event_handler("tally", "ResultsPublished", handler_type=SERVICE_POOL, requeue_on_error=True)
+    def on_results_published(self, cloudevent: dict[str, Any]) -> None:
+        data = cloudevent["data"]
+        self._record_results(data["meeting_id"], data["results"]["subjects"])
+
+    def _record_results(self, meeting_id: str, subjects: list[dict[str, Any]]) -> None:
+        pledge_id = self.pledges.book.awaiting(meeting_id)
+        if pledge_id is not None:
+            self.pledges.book.decide(
+                pledge_id, lambda pledge: pledge.record_results(meeting_id, subjects)
+            )
+
+    # -- timers ----------------------------------------------------------------------
+
+    @timer(interval=SWEEP_SECONDS, eager=True)
+    def sweep(self) -> None:
+        """Raise overdue items; ask the tally for results every waiting evaluation lacks.
+
+        Overdue items first, for every pledge: a tally that does not answer only delays
+        the evaluations.
+        """
+        book = self.pledges.book
+        book.refresh()
+        today = self.pledges.today()
+        pledges = list(book.pledges.values())
+        for pledge in pledges:
+            if pledge.overdue_items(today):
+                book.decide(pledge.pledge_id, lambda current: current.overdue_items(today))
+        for pledge in pledges:
+            meeting_id = pledge.awaiting_results
+            if meeting_id is not None:
+                results = self.pledges.results_of(meeting_id)
+                if results is not None:
+                    self._record_results(meeting_id, results["results"]["subjects"])
+
+    # -- the year-end export, the public contract ----------------------------------------
+
+    @rpc
+    def export(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """年终考核: every pledge of a district's year, as CSV or XLSX (base64)."""
+        query = load(schemas.Export(), payload)
+        book = self.pledges.book
+        book.refresh()
+        details = [
+            pledge.detail()
+            for pledge in book.pledges.values()
+            if pledge.district == query["district"] and pledge.year == query["year"]
+        ]
+        table = export.rows(details, {u.unit_id: u.kind for u in book.units.values()})
+        content = (
+            export.to_csv(table)
+            if query["format"] == "csv"
+            else export.to_xlsx(table, f"{query['year']}年终考核")
+        )
+        return {
+            "file_name": export.file_name(query["district"], query["year"], query["format"]),
+            "content_base64": base64.b64encode(content).decode("ascii"),
+            "rows": len(table),
+        }
+
+    @rpc
+    def public_feed(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The pledge log's public events after a position: outside systems backfill here."""
+        return public_feed(self.pledges.book.log, payloads, payload)
+
+
+def period(command: dict[str, Any]) -> dict[str, Any]:
+    return {key: command[key] for key in domain.PERIOD_FIELDS}
+
+
+def matches(record: dict[str, Any], query: dict[str, Any], keys: tuple[str, ...]) -> bool:
+    return all(query[key] is None or record[key] == query[key] for key in keys)

@@ -137,7 +137,8 @@ def meeting_results(
             continue
         blank += is_blank
         for item, value in ratings.items():
-            counts.setdefault(item, {})[value] = counts[item].get(value, 0) + 1
+            tally = counts.setdefault(item, {})
+            tally[value] = tally.get(value, 0) + 1
         for item in abstains:
             abstained[item] = abstained.get(item, 0) + 1
         for item in voids:

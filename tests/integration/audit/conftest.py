@@ -123,7 +123,7 @@ def recorded(
             second = hold_meeting(cluster.ballot, campaign_id, "太平桥社区", ["基本满意"] * 4)
             settle(cluster.tally, ballot_db, published=3)
     finally:
-        for container in containers:
+        for container in reversed(containers):  # the tally calls the ballot service
             container.stop()
         with Connection(amqp_uri) as connection:
             channel = connection.default_channel

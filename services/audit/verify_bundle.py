@@ -5,8 +5,8 @@ Standard library only, one file, no qunping code: it recomputes what qunping cla
 1. Each log's hash chain over the bundle's range: positions follow one another, each
    event names its predecessor's hash, and every event given in full hashes (SHA-256 of
    its canonical JSON) to exactly the hash the chain records. Events withheld for secrecy
-   (the roster's names) appear as (position, stream, type, prev_hash, hash) only: the chain runs
-   through them, so none can be added, removed or moved without breaking it.
+   (the roster's names) appear as (position, stream, type, prev_hash, hash) only: the
+   chain runs through them, so none can be added, removed or moved without breaking it.
 2. Each published meeting result, recounted from the ballots in the bundle under the
    campaign's policy (the formulas of qunping's scoring, written out again here).
 Compare the heads it prints with the log head hash on the printed notice (公示), or pass

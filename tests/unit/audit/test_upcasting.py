@@ -47,4 +47,4 @@ def test_a_step_is_registered_once() -> None:
     upcasters = chain()
 
     with pytest.raises(ValueError, match="Rated v1 has an upcaster already"):
-        upcasters.register("Rated", 1)(lambda data: dict(data))
+        upcasters.register("Rated", 1)(dict)

@@ -49,10 +49,9 @@ def bundle_lines(sources: Sources, scope: Scope) -> Iterator[dict[str, Any]]:
     streams = {f"campaign-{campaign}" for campaign in meetings.values()} | {
         f"{category}-{meeting}" for meeting in meetings for category in IN_SCOPE_CATEGORIES
     }
-    tally_scope = scope if scope.meeting else Scope(campaign=next(iter(meetings.values())))
     selections: dict[str, Callable[[RecordedEvent], bool]] = {
         "ballot": lambda event: event.stream in streams,
-        "tally": lambda event: tally_scope.covers(event.data),
+        "tally": lambda event: scope.covers(event.data),
     }
     logs: dict[str, Any] = {}
     lines: list[dict[str, Any]] = []

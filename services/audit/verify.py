@@ -12,8 +12,8 @@ from qunping.core.eventlog import LogHead
 from qunping.core.verify import VerifyReport, verify_chain
 from services.audit.sources import Sources
 
-RESULTS_SOURCE = {"ballot": "tally"}
-"""Logs whose positions another log's published events vouch for (`source_position`)."""
+VOUCHED_BY = {"ballot": "tally"}
+"""Logs whose positions another log's events vouch for (`source_position`, `source_hash`)."""
 
 
 def anchors_of(sources: Sources, name: str) -> list[LogHead]:
@@ -21,13 +21,11 @@ def anchors_of(sources: Sources, name: str) -> list[LogHead]:
     checkpoint = sources.relay_checkpoint(name)
     if checkpoint is not None and checkpoint.position > 0:
         anchors.append(checkpoint)
-    for follower, follower_log in RESULTS_SOURCE.items():
-        if follower == name:
-            for event in sources.log(follower_log).read_all():
-                if "source_hash" in event.data:
-                    anchors.append(
-                        LogHead(event.data["source_position"], event.data["source_hash"])
-                    )
+    witness = VOUCHED_BY.get(name)
+    if witness is not None:
+        for event in sources.log(witness).read_all():
+            if "source_hash" in event.data:
+                anchors.append(LogHead(event.data["source_position"], event.data["source_hash"]))
     return anchors
 
 

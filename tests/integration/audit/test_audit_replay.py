@@ -107,3 +107,21 @@ def test_a_scope_limits_the_comparison_to_one_meeting(sources: Sources, recorded
     assert replay(sources, scope=Scope(meeting=recorded.first)).ok
     assert not replay(sources, scope=Scope(meeting=recorded.second)).ok
     assert not replay(sources, scope=Scope(campaign=recorded.campaign_id)).ok
+
+
+def test_the_cli_replays_as_of_a_time_and_refuses_one_without_a_zone(
+    sources: Sources, recorded: Recorded
+) -> None:
+    [close] = sources.log("ballot").read_batch(recorded.first_closed_at - 1, limit=1)
+    environment = {"MONGO_URI": mongo_uri_of(sources), "QUNPING_DB_PREFIX": sources.prefix}
+
+    result = CliRunner().invoke(
+        cli, ["audit", "replay", "--as-of", close.recorded_at.isoformat()], env=environment
+    )
+    naive = CliRunner().invoke(
+        cli, ["audit", "replay", "--as-of", "2012-10-12T09:00:00"], env=environment
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "compared 1: match" in result.output
+    assert naive.exit_code == 2 and "give the time zone" in naive.output

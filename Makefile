@@ -45,6 +45,7 @@ bench: $(INSTALLED)
 	$(BIN)/qunping infra up --only rabbitmq
 	$(BIN)/python -m bench.eventlog
 	$(BIN)/python -m bench.services
+	$(BIN)/python -m bench.audit
 
 infra-up: $(INSTALLED)
 	$(BIN)/qunping infra up

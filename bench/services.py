@@ -246,6 +246,7 @@ def build_ballot_log(
                     "slip": None,
                     "marks": MARKS,
                 },
+                schema_version=2,
                 day_precision=True,
             )
             for _ in range(per_meeting)

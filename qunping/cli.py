@@ -6,6 +6,7 @@ qunping service NAME              one service in this process (container entrypo
 qunping contract generate         docs/events/*.json and docs/asyncapi.yaml
 qunping notify ...                webhook dead letters and attempts (over RPC)
 qunping pledge export ...         the year-end assessment of a district's pledges (over RPC)
+qunping audit ...                 verify, replay, export, notice (straight from MongoDB)
 """
 
 # nameko runs on eventlet: patch the standard library before anything opens a socket.
@@ -24,7 +25,7 @@ import os  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
 import click  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
@@ -32,6 +33,9 @@ from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 from qunping import infra, launcher, sample  # noqa: E402
 from qunping.core.config import settings_from  # noqa: E402
 from qunping.core.errors import InvalidInput, NotFound  # noqa: E402
+
+if TYPE_CHECKING:
+    from services.audit.sources import Sources
 
 
 @click.group()
@@ -256,6 +260,115 @@ def pledge_export(district: str, year: int, file_format: str, out: Path) -> None
     )
     out.write_bytes(base64.b64decode(exported["content_base64"]))
     click.echo(f"wrote {out}: {exported['rows']} pledges")
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """For auditors (纪委): reads the service databases at MONGO_URI, never writes them."""
+
+
+def _audit_sources() -> "Sources":
+    from pymongo import MongoClient
+
+    from services.audit.sources import Sources
+
+    try:
+        settings = settings_from(os.environ)
+    except InvalidInput as error:
+        raise click.ClickException(f"bad configuration: {error.messages}") from None
+    return Sources(MongoClient(settings.mongo_uri, tz_aware=True), settings.db_prefix)
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Every log's hash chain and positions; exit status 1 at the first broken link."""
+    from services.audit.verify import verify_all
+
+    reports = verify_all(_audit_sources())
+    for report in reports:
+        state = "ok" if report.ok else f"BROKEN at {report.broken}"
+        click.echo(
+            f"{report.log:<8} {report.checked:>9} events  head {report.head.position}  {state}"
+        )
+    if not all(report.ok for report in reports):
+        sys.exit(1)
+
+
+@audit_group.command("replay")
+@click.option("--as-of", "as_of", help="A ballot-log POSITION, or a TIME (ISO 8601, with zone).")
+@click.option("--campaign", help="Compare only this campaign's documents and events.")
+@click.option("--meeting", help="Compare only this meeting's documents and events.")
+def audit_replay(as_of: str | None, campaign: str | None, meeting: str | None) -> None:
+    """Rebuild the tally from position 0 in a scratch database; print every difference."""
+    from datetime import datetime
+
+    from services.audit.replay import Scope, position_at, replay
+
+    sources = _audit_sources()
+    position: int | None = None
+    if as_of is not None:
+        if as_of.isdigit():
+            position = int(as_of)
+        else:
+            try:
+                moment = datetime.fromisoformat(as_of)
+            except ValueError:
+                raise click.BadParameter(
+                    "a position or an ISO 8601 time", param_hint="--as-of"
+                ) from None
+            if moment.tzinfo is None:
+                raise click.BadParameter("give the time zone, e.g. +08:00", param_hint="--as-of")
+            position = position_at(sources, moment)
+    report = replay(sources, as_of=position, scope=Scope(campaign=campaign, meeting=meeting))
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    for difference in report.differences:
+        click.echo(difference)
+    verdict = "match" if report.ok else f"MISMATCH ({len(report.differences)} differences)"
+    click.echo(
+        f"replayed {report.replayed} ballot-log events to position {report.as_of}; "
+        f"compared {report.compared}: {verdict}"
+    )
+    if not report.ok:
+        sys.exit(1)
+
+
+@audit_group.command("export")
+@click.option("--meeting", help="One meeting's bundle.")
+@click.option("--campaign", help="A whole campaign's bundle.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory for bundle.jsonl and verify_bundle.py.",
+)
+def audit_export(meeting: str | None, campaign: str | None, out: Path) -> None:
+    """A self-contained bundle and the standalone verifier (python3 verify_bundle.py)."""
+    from services.audit.bundle import export
+    from services.audit.replay import Scope
+
+    if (meeting is None) == (campaign is None):
+        raise click.UsageError("give exactly one of --meeting and --campaign")
+    try:
+        bundle, verifier = export(_audit_sources(), Scope(campaign=campaign, meeting=meeting), out)
+    except NotFound as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"wrote {bundle}\nwrote {verifier}\ncheck with: python3 {verifier} {bundle}")
+
+
+@audit_group.command("notice")
+@click.option("--meeting", required=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def audit_notice(meeting: str, out: Path) -> None:
+    """The printable public notice (公示) of a meeting's results, as HTML."""
+    from services.audit.notice import render_notice
+
+    try:
+        out.write_text(render_notice(_audit_sources(), meeting), encoding="utf-8")
+    except NotFound as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"wrote {out}")
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ SERVICES: dict[str, str] = {
     "tally": "services.tally.service:TallyService",
     "notify": "services.notify.service:NotifyService",
     "pledge": "services.pledge.service:PledgeService",
+    "audit": "services.audit.service:AuditService",
 }
 """Every service that exists, by name: `module:Class` of its nameko service."""
 

@@ -26,6 +26,7 @@ from pymongo.write_concern import WriteConcern
 
 from qunping.core.envelope import RecordedEvent
 from qunping.core.eventlog import EMPTY_HEAD, LogHead, LogIntegrityError
+from qunping.core.upcasting import NO_UPCASTERS, Upcasters
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +123,10 @@ class ProjectionRunner:
         *,
         source_log: str,
         batch_size: int = 500,
+        upcasters: Upcasters = NO_UPCASTERS,
     ) -> None:
         self.projection = projection
+        self.upcasters = upcasters
         self.source_log = source_log
         self._database = database
         self._source = source
@@ -212,7 +215,7 @@ class ProjectionRunner:
                     f"{self._checkpoint_id}: event {event.position} does not follow "
                     f"position {checkpoint.position} of log {self.source_log!r}"
                 )
-            self.projection.apply(event, models)
+            self.projection.apply(self.upcasters.upcast(event), models)
             checkpoint = LogHead(event.position, event.hash)
         try:
             self._commit(models, start, checkpoint)

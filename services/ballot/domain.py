@@ -426,6 +426,7 @@ class Meeting:
                 "slip": slip,
                 "marks": [dict(mark) for mark in marks],
             },
+            schema_version=2,
             day_precision=True,
         )
 

@@ -8,11 +8,17 @@ and the ballot box share no key: nothing links a representative to a ballot.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from marshmallow import fields, validate
 
 from qunping.core.schemas import PayloadSchemas, StrictSchema
+from qunping.core.upcasting import Upcasters
 
 payloads = PayloadSchemas()
+upcasters = Upcasters()
+"""How events recorded in an older schema version are read today (see `BallotCastV1`)."""
 
 ID = validate.Regexp(r"^[0-9a-f]{16}$")
 SHORT_TEXT = validate.Length(min=1, max=100)
@@ -112,7 +118,22 @@ class SlipSchema(StrictSchema):
     number = fields.Integer(required=True, strict=True)
 
 
-@payloads.register("BallotCast")
+@payloads.register("BallotCast", 1)
+class BallotCastV1(StrictSchema):
+    """The first shape: marks as a mapping `subject.dimension` -> value (the shape of the
+    2011 fixture log in tests/fixtures/audit).
+
+    A mapping cannot hold two marks on one item, which the policy must see to void it;
+    version 2 keeps the marks as a list. Old ballots are read through `upcasters`.
+    Development builds of qunping 0.1 recorded the list shape under version 1 before v2
+    existed; `ballot_marks_as_a_list` reads those as they are, so local data stays readable."""
+
+    meeting_id = identifier()
+    token_hash = fields.String(required=True)
+    marks = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+@payloads.register("BallotCast", 2)
 class BallotCast(StrictSchema):
     """A ballot as cast: no voter, no device, the day only (the log keeps no instant)."""
 
@@ -147,3 +168,20 @@ class VotingClosed(StrictSchema):
 class MeetingVoided(StrictSchema):
     meeting_id = identifier()
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+@upcasters.register("BallotCast", 1)
+def ballot_marks_as_a_list(data: Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(data["marks"], list):  # a 0.1 development build's v1: already today's shape
+        return dict(data)
+    marks = []
+    for item, value in data["marks"].items():
+        subject, dimension = item.split(".", 1)
+        marks.append({"subject": subject, "dimension": dimension, "value": value})
+    return {
+        "meeting_id": data["meeting_id"],
+        "channel": "token",
+        "token_hash": data["token_hash"],
+        "slip": None,
+        "marks": marks,
+    }

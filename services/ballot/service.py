@@ -242,7 +242,7 @@ class BallotService(HealthEndpoints):
         meeting = self.store.meeting(load(schemas.MeetingRef(), payload)["meeting_id"])
         if meeting.phase not in (CLOSED, VOID):
             raise Refused("ballots are sealed until voting closes", {"phase": meeting.phase})
-        events = self.store.log.read_stream(meeting.stream("ballotbox"))
+        events = self.store.read_stream(meeting.stream("ballotbox"))
         return {
             "meeting_id": meeting.meeting_id,
             "ballots": [to_cloudevent(event) for event in events],

@@ -17,6 +17,7 @@ from qunping.core.envelope import NewEvent, RecordedEvent
 from qunping.core.errors import ConcurrencyError, NotFound
 from qunping.core.eventlog import EventLog, StreamWrite
 from services.ballot.domain import Campaign, Meeting
+from services.ballot.events import upcasters
 
 T = TypeVar("T")
 RETRIES = 20
@@ -31,7 +32,7 @@ class BallotStore:
 
     def campaign(self, campaign_id: str) -> Campaign:
         campaign = Campaign(campaign_id)
-        for event in self.log.read_stream(f"campaign-{campaign_id}"):
+        for event in self.read_stream(f"campaign-{campaign_id}"):
             campaign.apply(event)
         if not campaign.exists:
             raise NotFound(f"campaign {campaign_id}")
@@ -42,11 +43,15 @@ class BallotStore:
         for stream in fresh.streams():
             held = fresh.versions.get(stream, 0)
             if self.log.known_version(stream) != held:
-                fresh.apply_all(self.log.read_stream(stream, after_version=held))
+                fresh.apply_all(self.read_stream(stream, after_version=held))
         if not fresh.exists:
             raise NotFound(f"meeting {meeting_id}")
         self._meetings[meeting_id] = fresh
         return fresh
+
+    def read_stream(self, stream: str, after_version: int = 0) -> list[RecordedEvent]:
+        """A stream's events in today's schema versions (older ones upcast, as read)."""
+        return [upcasters.upcast(e) for e in self.log.read_stream(stream, after_version)]
 
     @contextmanager
     def deciding(self, meeting_id: str) -> Iterator[None]:

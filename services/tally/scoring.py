@@ -204,8 +204,15 @@ def contribution(
         elif subject["kind"] == "graduate":
             _add(pools, "graduate_excellence", subject["rates"]["excellence"])
         if subject["flagged"]:
+            # The alert e-mail words every flag by its reason (`projection.alert`).
+            unfit = subject["rates"]["unfit"]["percent"]
             flagged.append(
-                {"community": community, "subject": subject["name"], "kind": subject["kind"]}
+                {
+                    "community": community,
+                    "subject": subject["name"],
+                    "kind": subject["kind"],
+                    "reason": f"不称职 {unfit}% reaches the policy's share",
+                }
             )
     return {"pools": pools, "flagged": flagged}
 

@@ -128,3 +128,13 @@ def test_the_summary_flags_persons_and_communities_under_the_alert_threshold() -
         ("community", "社区两委班子"),
         ("graduate", "李选聘"),
     }
+
+
+def test_a_flagged_person_carries_the_reason_the_district_alert_words() -> None:
+    results = scoring.meeting_results(
+        DEFAULT_POLICY, SUBJECTS, [[mark("graduate-1", "工作能力", "不称职")]]
+    )
+
+    [flag] = scoring.contribution("甲社区", results, 80)["flagged"]
+
+    assert flag["reason"] == "不称职 100.00% reaches the policy's share"

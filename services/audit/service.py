@@ -1,0 +1,77 @@
+"""The audit service: the auditors' tools over RPC, for the web gateway's auditor page.
+
+It reads every service's database directly, as the `qunping audit` commands do, and
+writes only to scratch databases of its own that it drops after each replay.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+from pymongo import MongoClient
+
+from qunping.core.health import HealthEndpoints
+from qunping.core.schemas import load
+from services.audit import schemas
+from services.audit.bundle import VERIFIER, bundle_jsonl
+from services.audit.notice import render_notice
+from services.audit.replay import Scope, replay
+from services.audit.sources import Sources
+from services.audit.verify import verify_all
+
+
+class AuditSources(DependencyProvider):  # type: ignore[misc]
+    def setup(self) -> None:
+        config = self.container.config
+        self.client: MongoClient[dict[str, Any]] = MongoClient(config["MONGO_URI"], tz_aware=True)
+        self.sources = Sources(self.client, config.get("QUNPING_DB_PREFIX", "qunping_"))
+
+    def stop(self) -> None:
+        self.client.close()
+
+    def get_dependency(self, worker_ctx: Any) -> Sources:
+        return self.sources
+
+
+class AuditService(HealthEndpoints):
+    name = "audit"
+    sources: Sources = AuditSources()
+
+    @rpc
+    def verify(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Every log's chain; `broken` names the first broken link of a log, if any."""
+        load(schemas.NoArguments(), payload)
+        return {
+            "logs": [
+                {
+                    "log": report.log,
+                    "checked": report.checked,
+                    "head": {"position": report.head.position, "hash": report.head.hash},
+                    "ok": report.ok,
+                    "broken": None if report.broken is None else str(report.broken),
+                }
+                for report in verify_all(self.sources)
+            ]
+        }
+
+    @rpc
+    def replay(self, payload: dict[str, Any]) -> dict[str, Any]:
+        query = load(schemas.Replay(), payload)
+        scope = Scope(campaign=query.get("campaign_id"), meeting=query.get("meeting_id"))
+        return replay(self.sources, as_of=query.get("as_of"), scope=scope).as_dict()
+
+    @rpc
+    def export_bundle(self, payload: dict[str, Any]) -> dict[str, str]:
+        """The bundle as JSON Lines text, and the standalone verifier's source."""
+        query = load(schemas.ExportBundle(), payload)
+        scope = Scope(campaign=query.get("campaign_id"), meeting=query.get("meeting_id"))
+        bundle = "".join(bundle_jsonl(self.sources, scope))
+        return {"bundle": bundle, "verifier": VERIFIER.read_text(encoding="utf-8")}
+
+    @rpc
+    def notice(self, payload: dict[str, Any]) -> dict[str, str]:
+        """The printable 公示 of a meeting, as HTML."""
+        meeting_id = load(schemas.MeetingRef(), payload)["meeting_id"]
+        return {"html": render_notice(self.sources, meeting_id)}

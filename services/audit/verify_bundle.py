@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+"""Verify a qunping audit bundle on your own computer: python3 verify_bundle.py BUNDLE.jsonl
+
+Standard library only, one file, no qunping code: it recomputes what qunping claims.
+1. Each log's hash chain over the bundle's range: positions follow one another, each
+   event names its predecessor's hash, and every event given in full hashes (SHA-256 of
+   its canonical JSON) to exactly the hash the chain records. Events withheld for secrecy
+   (the roster's names) appear as (position, stream, type, prev_hash, hash) only: the
+   chain runs through them, so none can be added, removed or moved without breaking it.
+2. Each published meeting result, recounted from the ballots in the bundle under the
+   campaign's policy (the formulas of qunping's scoring, written out again here).
+Compare the heads it prints with the log head hash on the printed notice (公示), or pass
+them: --anchor ballot:POSITION:HASH. Exit status 0 and MATCH, or 1 and MISMATCH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+GENESIS = "0" * 64
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def event_hash(body: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+# -- 1. the chains -------------------------------------------------------------------
+
+
+def check_chain(log: str, lines: Sequence[Mapping[str, Any]], head: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    previous: Mapping[str, Any] | None = None
+    for line in lines:
+        where = f"{log} position {line['position']}"
+        if previous is not None:
+            if line["position"] != previous["position"] + 1:
+                problems.append(f"{where}: does not follow position {previous['position']}")
+            if line["prev_hash"] != previous["hash"]:
+                problems.append(f"{where}: does not chain to position {previous['position']}")
+        elif line["position"] == 1 and line["prev_hash"] != GENESIS:
+            problems.append(f"{where}: the first event must follow the genesis hash")
+        body = line.get("event")
+        if body is not None:
+            stated = (log, line["position"], line["prev_hash"], line["stream"], line["type"])
+            if (body["log"], body["position"], body["prev_hash"], body["stream"], body["type"]) != (
+                stated
+            ):
+                problems.append(f"{where}: the event's log, position, stream or type differ")
+            if event_hash(body) != line["hash"]:
+                problems.append(f"{where}: altered (its content does not hash to its hash)")
+        previous = line
+    if previous is None or (previous["position"], previous["hash"]) != (
+        head["position"],
+        head["hash"],
+    ):
+        problems.append(f"{log}: the chain does not end at the head the bundle states")
+    return problems
+
+
+# -- 2. the results (qunping's scoring, DESIGN.md §3) ---------------------------------
+
+
+def percent(favourable: int, valid: int) -> str | None:
+    if valid == 0:
+        return None
+    value = Decimal(favourable * 100) / Decimal(valid)
+    return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def rates_of(rates: Mapping[str, Sequence[str]], counts: Mapping[str, int]) -> dict[str, Any]:
+    valid = sum(counts.values())
+    found = {}
+    for name, values in rates.items():
+        favourable = sum(counts[value] for value in values)
+        found[name] = {
+            "favourable": favourable,
+            "valid": valid,
+            "percent": percent(favourable, valid),
+        }
+    return found
+
+
+def judge(
+    policy: Mapping[str, Any], kinds: Mapping[str, str], marks: Sequence[Mapping[str, str]]
+) -> tuple[dict[tuple[str, str], str], set[tuple[str, str]], set[tuple[str, str]], bool, bool]:
+    """(ratings, abstained, void items, whole ballot void, blank) of one ballot."""
+    if not marks:
+        return {}, set(), set(), False, True
+    by_item: dict[tuple[str, str], list[str]] = {}
+    for mark in marks:
+        by_item.setdefault((mark["subject"], mark["dimension"]), []).append(mark["value"])
+    ratings: dict[tuple[str, str], str] = {}
+    abstained: set[tuple[str, str]] = set()
+    void_items: set[tuple[str, str]] = set()
+    for item, values in by_item.items():
+        scale = policy["scales"][policy["kinds"][kinds[item[0]]]["scale"]]
+        if len(values) != 1:
+            void_items.add(item)
+        elif values[0] in scale["values"]:
+            ratings[item] = values[0]
+        elif values[0] in scale["abstain"]:
+            abstained.add(item)
+        else:
+            void_items.add(item)
+    if void_items and policy["invalid_mark_voids"] == "ballot":
+        return {}, set(), void_items, True, False
+    return ratings, abstained, void_items, False, False
+
+
+def meeting_results(
+    policy: Mapping[str, Any],
+    subjects: Sequence[Mapping[str, Any]],
+    ballots: Iterable[Sequence[Mapping[str, str]]],
+) -> dict[str, Any]:
+    kinds = {subject["id"]: subject["kind"] for subject in subjects}
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    abstained: dict[tuple[str, str], int] = {}
+    void_items: dict[tuple[str, str], int] = {}
+    returned = void_ballots = blank = 0
+    for marks in ballots:
+        returned += 1
+        ratings, abstains, voids, void, is_blank = judge(policy, kinds, marks)
+        if void:
+            void_ballots += 1
+            continue
+        blank += is_blank
+        for item, value in ratings.items():
+            tally = counts.setdefault(item, {})
+            tally[value] = tally.get(value, 0) + 1
+        for item in abstains:
+            abstained[item] = abstained.get(item, 0) + 1
+        for item in voids:
+            void_items[item] = void_items.get(item, 0) + 1
+    results = []
+    for subject in subjects:
+        kind = policy["kinds"][subject["kind"]]
+        scale = policy["scales"][kind["scale"]]
+        rates = policy["rates"][kind["scale"]]
+        overall = dict.fromkeys(scale["values"], 0)
+        dimensions = []
+        for dimension in kind["dimensions"]:
+            item = (subject["id"], dimension)
+            by_value = {value: counts.get(item, {}).get(value, 0) for value in scale["values"]}
+            for value, count in by_value.items():
+                overall[value] += count
+            dimensions.append(
+                {
+                    "dimension": dimension,
+                    "counts": by_value,
+                    "valid": sum(by_value.values()),
+                    "abstained": abstained.get(item, 0),
+                    "void": void_items.get(item, 0),
+                    "rates": rates_of(rates, by_value),
+                }
+            )
+        overall_rates = rates_of(rates, overall)
+        flagged = False
+        if "unfit" in rates:
+            numerator, denominator = policy["flag_unfit_share"]
+            unfit = overall_rates["unfit"]
+            flagged = unfit["valid"] > 0 and unfit["favourable"] * denominator >= (
+                numerator * unfit["valid"]
+            )
+        results.append(
+            {
+                "subject_id": subject["id"],
+                "kind": subject["kind"],
+                "name": subject["name"],
+                "headline": kind["headline"],
+                "dimensions": dimensions,
+                "counts": overall,
+                "valid": sum(overall.values()),
+                "rates": overall_rates,
+                "flagged": flagged,
+            }
+        )
+    return {
+        "returned": returned,
+        "void_ballots": void_ballots,
+        "blank_ballots": blank,
+        "subjects": results,
+    }
+
+
+def marks_of(ballot: Mapping[str, Any]) -> list[dict[str, str]]:
+    """A ballot's marks; schema version 1 kept them as a mapping `subject.dimension` -> value."""
+    if ballot["schema_version"] == 1:
+        return [
+            {"subject": item.split(".", 1)[0], "dimension": item.split(".", 1)[1], "value": value}
+            for item, value in ballot["data"]["marks"].items()
+        ]
+    return list(ballot["data"]["marks"])
+
+
+def check_results(
+    ballot_lines: Sequence[Mapping[str, Any]], published: Mapping[str, Any]
+) -> list[str]:
+    data = published["data"]
+    meeting_id = data["meeting_id"]
+    where = f"results of meeting {meeting_id}"
+    by_position = {line["position"]: line for line in ballot_lines}
+    closing = by_position.get(data["source_position"])
+    if closing is None or closing["hash"] != data["source_hash"]:
+        return [f"{where}: computed at ballot position {data['source_position']}, not in the chain"]
+    bodies = [line["event"] for line in ballot_lines if line.get("event") is not None]
+    campaign = next(
+        (
+            e["data"]
+            for e in bodies
+            if e["type"] == "CampaignCreated" and e["data"]["campaign_id"] == data["campaign_id"]
+        ),
+        None,
+    )
+    meeting = next(
+        (
+            e["data"]
+            for e in bodies
+            if e["type"] == "MeetingScheduled" and e["data"]["meeting_id"] == meeting_id
+        ),
+        None,
+    )
+    if campaign is None or meeting is None:
+        return [f"{where}: the bundle lacks its campaign or its meeting"]
+    withheld = [
+        line["position"]
+        for line in ballot_lines
+        if line["stream"] == f"ballotbox-{meeting_id}" and line.get("event") is None
+    ]
+    if withheld:
+        return [f"{where}: ballots at positions {withheld} are withheld from the bundle"]
+    ballots = [
+        marks_of(e)
+        for e in bodies
+        if e["type"] == "BallotCast"
+        and e["stream"] == f"ballotbox-{meeting_id}"
+        and e["position"] < data["source_position"]
+    ]
+    problems = []
+    recounted = meeting_results(campaign["policy"], meeting["subjects"], ballots)
+    if canonical_json(recounted) != canonical_json(data["results"]):
+        problems.append(f"{where}: the ballots in the bundle recount to different results")
+    closing_body = closing.get("event")
+    if closing_body is None or closing_body["type"] != "VotingClosed":
+        problems.append(f"{where}: the closing event is not in the bundle")
+    else:
+        stated = {k: v for k, v in closing_body["data"].items() if k != "meeting_id"}
+        if stated != data["closing"]:
+            problems.append(f"{where}: the closing counts differ from the ballot log's")
+    return problems
+
+
+# -- the whole bundle ----------------------------------------------------------------
+
+
+def verify(lines: Sequence[Mapping[str, Any]], anchors: Sequence[str] = ()) -> list[str]:
+    header, events = lines[0], lines[1:]
+    if header.get("kind") != "bundle" or header.get("format") != 1:
+        return ["not a qunping audit bundle (format 1)"]
+    by_log: dict[str, list[Mapping[str, Any]]] = {}
+    for line in events:
+        by_log.setdefault(line["log"], []).append(line)
+    problems = []
+    for log, stated in header["logs"].items():
+        problems += check_chain(log, by_log.get(log, []), stated["head"])
+    for anchor in anchors:
+        log, position, hash_ = anchor.split(":")
+        held = {line["position"]: line["hash"] for line in by_log.get(log, [])}
+        if held.get(int(position)) != hash_:
+            problems.append(f"{log} position {position}: not the hash vouched for ({hash_[:16]}…)")
+    for line in by_log.get("tally", []):
+        body = line.get("event")
+        if body is not None and body["type"] == "ResultsPublished":
+            problems += check_results(by_log.get("ballot", []), body)
+    return problems
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("bundle")
+    parser.add_argument("--anchor", action="append", default=[], metavar="LOG:POSITION:HASH")
+    arguments = parser.parse_args(argv)
+    with open(arguments.bundle, encoding="utf-8") as file:
+        lines = [json.loads(line) for line in file if line.strip()]
+    problems = verify(lines, arguments.anchor)
+    for log, stated in lines[0].get("logs", {}).items():
+        print(f"{log}: head position {stated['head']['position']} hash {stated['head']['hash']}")
+    results = sum(
+        1 for line in lines[1:] if (line.get("event") or {}).get("type") == "ResultsPublished"
+    )
+    print(f"{results} published result(s) recounted")
+    for problem in problems:
+        print(f"  {problem}")
+    print("MISMATCH" if problems else "MATCH")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""`audit export`: the bundle and the standalone verifier, run as an auditor would."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from qunping.cli import cli
+from qunping.core.envelope import canonical_json
+from services.audit.bundle import export
+from services.audit.replay import Scope, replay
+from services.audit.sources import Sources
+from tests.integration.audit.conftest import REPRESENTATIVE, Recorded
+from tests.integration.audit.test_audit_verify import mongo_uri_of
+
+ISOLATED = [sys.executable, "-I", "-S"]
+"""No site-packages, no environment, no working directory on the path: no qunping."""
+
+
+def run_verifier(directory: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*ISOLATED, "verify_bundle.py", "bundle.jsonl", *arguments],
+        check=False,
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={},
+    )
+
+
+def lines_of(bundle: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in bundle.read_text(encoding="utf-8").splitlines()]
+
+
+def test_the_isolated_interpreter_cannot_import_the_project(tmp_path: Path) -> None:
+    probe = subprocess.run(
+        [*ISOLATED, "-c", "import qunping"], check=False, cwd=tmp_path, capture_output=True
+    )
+
+    assert probe.returncode != 0
+
+
+def test_the_standalone_verifier_agrees_with_the_service_on_a_meeting_bundle(
+    sources: Sources, recorded: Recorded, tmp_path: Path
+) -> None:
+    _, verifier = export(sources, Scope(meeting=recorded.first), tmp_path)
+
+    checked = run_verifier(tmp_path)
+
+    assert replay(sources, scope=Scope(meeting=recorded.first)).ok
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.rstrip().endswith("MATCH")
+    assert "1 published result(s) recounted" in checked.stdout
+    head = sources.log("ballot").head()
+    assert f"ballot: head position {head.position} hash {head.hash}" in checked.stdout
+    assert verifier.name == "verify_bundle.py"
+
+
+def test_a_campaign_bundle_recounts_every_meeting(
+    sources: Sources, recorded: Recorded, tmp_path: Path
+) -> None:
+    export(sources, Scope(campaign=recorded.campaign_id), tmp_path)
+
+    checked = run_verifier(tmp_path)
+
+    assert checked.returncode == 0, checked.stdout
+    assert "2 published result(s) recounted" in checked.stdout
+
+
+def test_the_bundle_never_puts_a_representatives_name_beside_the_ballots(
+    sources: Sources, recorded: Recorded, tmp_path: Path
+) -> None:
+    bundle, _ = export(sources, Scope(campaign=recorded.campaign_id), tmp_path)
+    lines = lines_of(bundle)
+
+    assert REPRESENTATIVE not in bundle.read_text(encoding="utf-8")
+    roster = [line for line in lines if str(line.get("stream", "")).startswith("roster-")]
+    assert roster and not any("event" in line for line in roster), "check-ins: headers only"
+    assert any(line.get("type") == "BallotCast" and "event" in line for line in lines)
+
+
+def rewrite_ballot(bundle: Path, value: str, *, rehash: bool) -> None:
+    lines = lines_of(bundle)
+    ballot = next(line for line in lines if line.get("type") == "BallotCast")
+    ballot["event"]["data"]["marks"][0]["value"] = value  # type: ignore[index]
+    if rehash:
+        import hashlib
+
+        ballot["hash"] = hashlib.sha256(canonical_json(ballot["event"])).hexdigest()
+    bundle.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
+
+
+@pytest.mark.parametrize(
+    ("rehash", "named"),
+    [
+        (False, "altered (its content does not hash to its hash)"),
+        (True, "does not chain to position"),
+    ],
+)
+def test_an_altered_ballot_in_the_bundle_is_a_mismatch(
+    sources: Sources, recorded: Recorded, tmp_path: Path, rehash: bool, named: str
+) -> None:
+    bundle, _ = export(sources, Scope(meeting=recorded.first), tmp_path)
+    rewrite_ballot(bundle, "不满意", rehash=rehash)
+
+    checked = run_verifier(tmp_path)
+
+    assert checked.returncode == 1
+    assert named in checked.stdout and "MISMATCH" in checked.stdout
+    assert "recount to different results" in checked.stdout
+
+
+def test_a_head_hash_other_than_the_printed_one_is_a_mismatch(
+    sources: Sources, recorded: Recorded, tmp_path: Path
+) -> None:
+    export(sources, Scope(meeting=recorded.first), tmp_path)
+    head = sources.log("ballot").head()
+
+    vouched = run_verifier(tmp_path, "--anchor", f"ballot:{head.position}:{head.hash}")
+    other = run_verifier(tmp_path, "--anchor", f"ballot:{head.position}:{'0' * 64}")
+
+    assert vouched.returncode == 0 and other.returncode == 1
+
+
+def test_the_cli_writes_the_bundle_and_the_verifier(
+    sources: Sources, recorded: Recorded, tmp_path: Path
+) -> None:
+    environment = {"MONGO_URI": mongo_uri_of(sources), "QUNPING_DB_PREFIX": sources.prefix}
+
+    result = CliRunner().invoke(
+        cli,
+        ["audit", "export", "--meeting", recorded.first, "--out", str(tmp_path)],
+        env=environment,
+    )
+
+    assert result.exit_code == 0, result.output
+    assert run_verifier(tmp_path).returncode == 0
+    refused = CliRunner().invoke(cli, ["audit", "export", "--out", str(tmp_path)], env=environment)
+    assert refused.exit_code == 2 and "exactly one of --meeting and --campaign" in refused.output

@@ -1,0 +1,98 @@
+"""The printable 公示, and the audit operations as RPCs of the `audit` service."""
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from qunping.cli import cli
+from qunping.contract import REGISTRIES
+from qunping.core.errors import InvalidInput
+from services.audit.notice import render_notice
+from services.audit.service import AuditService
+from services.audit.sources import Sources
+from tests.integration.audit.conftest import Recorded
+from tests.integration.audit.test_audit_verify import mongo_uri_of
+
+
+def test_the_notice_shows_results_counts_policy_and_the_log_head_with_its_qr_code(
+    sources: Sources, recorded: Recorded
+) -> None:
+    [published] = [
+        e
+        for e in sources.log("tally").read_all()
+        if e.type == "ResultsPublished" and e.data["meeting_id"] == recorded.first
+    ]
+
+    html = render_notice(sources, recorded.first)
+
+    assert "光明社区群众测评结果公示" in html and "size: A4" in html
+    assert "<td>5</td><td>3</td>" in html, "issued 5, returned 3"
+    assert "66.67%" in html, "社区服务: 满意 2 of 3 valid, 基本满意 none"
+    assert "满意率（satisfaction）=（满意+基本满意）÷ 有效票" in html
+    assert published.data["source_hash"] in html and published.data["policy_hash"] in html
+    assert re.search(r"<svg[^>]*class=\"segno\"", html), "the QR code is inline SVG"
+
+
+def test_the_notice_of_a_meeting_without_results_is_refused_by_the_cli(
+    sources: Sources, tmp_path: Path
+) -> None:
+    environment = {"MONGO_URI": mongo_uri_of(sources), "QUNPING_DB_PREFIX": sources.prefix}
+    out = tmp_path / "notice.html"
+
+    result = CliRunner().invoke(
+        cli, ["audit", "notice", "--meeting", "0" * 16, "--out", str(out)], env=environment
+    )
+
+    assert result.exit_code == 1 and "published results of meeting" in result.output
+    assert not out.exists()
+
+
+@pytest.fixture
+def audit(
+    sources: Sources,
+    container_factory: Callable[..., Any],
+    nameko_config: dict[str, Any],
+) -> Iterator[Any]:
+    config = {**nameko_config, "QUNPING_DB_PREFIX": sources.prefix}
+    container_factory(AuditService, config).start()
+    with ClusterRpcProxy(config, timeout=60) as cluster:
+        yield cluster.audit
+
+
+def test_the_audit_service_answers_verify_replay_export_and_notice(
+    audit: Any, recorded: Recorded
+) -> None:
+    logs = audit.verify({})["logs"]
+    replayed = audit.replay({"meeting_id": recorded.first})
+    exported = audit.export_bundle({"meeting_id": recorded.first})
+    notice = audit.notice({"meeting_id": recorded.first})
+
+    assert [(log["log"], log["ok"]) for log in logs] == [(log, True) for log in REGISTRIES]
+    assert replayed["ok"] and replayed["differences"] == []
+    assert exported["bundle"].startswith('{"format": 1') and "def main" in exported["verifier"]
+    assert "公示" in notice["html"]
+
+
+@pytest.mark.parametrize(
+    ("method", "payload", "field"),
+    [
+        ("verify", {"deep": True}, "deep"),
+        ("replay", {"as_of": "12"}, "as_of"),
+        ("replay", {"meeting_id": {"$ne": ""}}, "meeting_id"),
+        ("export_bundle", {}, "_schema"),
+        ("export_bundle", {"meeting_id": "0" * 16, "campaign_id": "0" * 16}, "_schema"),
+        ("notice", {"meeting_id": "../../etc"}, "meeting_id"),
+    ],
+)
+def test_bad_input_is_refused_with_each_fields_message(
+    audit: Any, method: str, payload: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        getattr(audit, method)(payload)
+
+    assert field in refused.value.messages

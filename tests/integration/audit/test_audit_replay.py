@@ -1,0 +1,127 @@
+"""`audit replay`: the tally rebuilt from position 0 in a scratch database, compared."""
+
+from typing import Any
+
+import bson
+from click.testing import CliRunner
+
+from qunping.cli import cli
+from services.audit.replay import Scope, position_at, replay
+from services.audit.sources import Sources
+from tests.integration.audit.conftest import Recorded
+from tests.integration.audit.test_audit_verify import mongo_uri_of
+
+
+def snapshot(sources: Sources) -> dict[str, Any]:
+    """Every live database's documents, as stored bytes."""
+    return {
+        name: {
+            collection: sorted(
+                bson.encode(doc) for doc in sources.database(name)[collection].find()
+            )
+            for collection in sources.database(name).list_collection_names()
+        }
+        for name in sources.logs
+    }
+
+
+def test_replay_of_an_untampered_log_matches_exactly(sources: Sources) -> None:
+    report = replay(sources)
+
+    assert report.ok, report.differences
+    assert report.replayed == sources.log("ballot").head().position
+    assert report.compared > 3 + 7, "every read model and every published event was compared"
+
+
+def test_replay_leaves_the_live_databases_byte_identical_and_drops_its_scratch(
+    sources: Sources,
+) -> None:
+    before, databases = snapshot(sources), set(sources.client.list_database_names())
+
+    replay(sources)
+
+    assert snapshot(sources) == before
+    assert set(sources.client.list_database_names()) == databases
+
+
+def test_replay_as_of_a_past_position_reproduces_what_was_published_then(
+    sources: Sources, recorded: Recorded
+) -> None:
+    report = replay(sources, as_of=recorded.first_closed_at)
+
+    assert report.ok, report.differences
+    published_then = [
+        e
+        for e in sources.log("tally").read_all()
+        if e.data["source_position"] <= recorded.first_closed_at
+    ]
+    assert [e.type for e in published_then] == ["ResultsPublished"]
+    assert report.compared == 1
+
+
+def test_a_time_maps_to_the_last_precisely_timed_position_before_it(
+    sources: Sources, recorded: Recorded
+) -> None:
+    [close] = sources.log("ballot").read_batch(recorded.first_closed_at - 1, limit=1)
+    assert close.type == "VotingClosed"
+
+    assert position_at(sources, close.recorded_at) >= recorded.first_closed_at
+    assert position_at(sources, close.recorded_at) < min(
+        e.position
+        for e in sources.log("ballot").read_all()
+        if e.data.get("meeting_id") == recorded.second
+    )
+
+
+def test_an_altered_published_result_is_printed_and_fails_the_cli(
+    sources: Sources, recorded: Recorded
+) -> None:
+    sources.database("tally")["results"].update_one(
+        {"_id": recorded.first}, {"$set": {"results.returned": 4}}
+    )
+    [published] = [
+        e
+        for e in sources.log("tally").read_all()
+        if e.type == "ResultsPublished" and e.data["meeting_id"] == recorded.second
+    ]
+    sources.log("tally").collection.update_one(
+        {"_id": published.position}, {"$set": {"events.0.data.results.subjects.0.counts.不满意": 4}}
+    )
+    environment = {"MONGO_URI": mongo_uri_of(sources), "QUNPING_DB_PREFIX": sources.prefix}
+
+    result = CliRunner().invoke(cli, ["audit", "replay"], env=environment)
+
+    assert result.exit_code == 1, result.output
+    assert f"read model results/{recorded.first}.results.returned: live 4, replay 3" in (
+        result.output
+    )
+    assert ".results.subjects[0].counts.不满意: live 4, replay 0" in result.output
+    assert "MISMATCH (2 differences)" in result.output
+
+
+def test_a_scope_limits_the_comparison_to_one_meeting(sources: Sources, recorded: Recorded) -> None:
+    sources.database("tally")["results"].update_one(
+        {"_id": recorded.second}, {"$set": {"results.returned": 40}}
+    )
+
+    assert replay(sources, scope=Scope(meeting=recorded.first)).ok
+    assert not replay(sources, scope=Scope(meeting=recorded.second)).ok
+    assert not replay(sources, scope=Scope(campaign=recorded.campaign_id)).ok
+
+
+def test_the_cli_replays_as_of_a_time_and_refuses_one_without_a_zone(
+    sources: Sources, recorded: Recorded
+) -> None:
+    [close] = sources.log("ballot").read_batch(recorded.first_closed_at - 1, limit=1)
+    environment = {"MONGO_URI": mongo_uri_of(sources), "QUNPING_DB_PREFIX": sources.prefix}
+
+    result = CliRunner().invoke(
+        cli, ["audit", "replay", "--as-of", close.recorded_at.isoformat()], env=environment
+    )
+    naive = CliRunner().invoke(
+        cli, ["audit", "replay", "--as-of", "2012-10-12T09:00:00"], env=environment
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "compared 1: match" in result.output
+    assert naive.exit_code == 2 and "give the time zone" in naive.output

@@ -92,7 +92,7 @@ class TallyDependency(EventLogDependency):
 
     def _ballots_of(self, meeting_id: str) -> list[list[dict[str, str]]]:
         reply = self._call_ballot("meeting_ballots", {"meeting_id": meeting_id})
-        return [event["data"]["marks"] for event in reply["ballots"]]
+        return [ballot["marks"] for ballot in reply["ballots"]]
 
     def _publish(self, stream: str, event: NewEvent) -> None:
         self.log.append(stream, [event])

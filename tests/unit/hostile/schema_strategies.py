@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from marshmallow import Schema, fields, validate
 
 
-
 def valid_payloads(schema: Schema) -> st.SearchStrategy[dict[str, Any]]:
     """Payloads the schema documents as valid: every required field, some optional ones."""
     required = {n: valid_values(f) for n, f in schema.fields.items() if f.required}

@@ -64,7 +64,3 @@ class PrivateRabbit:
             os.killpg(self.process.pid, sig)
         self.process.wait(timeout=60)
         self.process = None
-
-    def restart(self) -> None:
-        self.kill()
-        self.start()

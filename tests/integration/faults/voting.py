@@ -77,8 +77,6 @@ class Ledger:
     values: dict[str, str] = field(default_factory=dict)
     accepted: set[str] = field(default_factory=set)
     uncertain: set[str] = field(default_factory=set)
-    resolved_as_recorded: int = 0
-    resolved_as_lost: int = 0
     answered_not_valid: int = 0
 
     def accepted_counts(self) -> Counter[str]:
@@ -150,9 +148,7 @@ def resolve(caller: Caller, meeting_id: str, ledger: Ledger) -> None:
         payload = cast_payload(meeting_id, token, ledger.values[token])
         try:
             caller.call_until_answered("ballot", "cast_ballot", payload)
-            ledger.resolved_as_lost += 1
         except Refused as refused:
             assert refused.reason == NOT_VALID, refused
-            ledger.resolved_as_recorded += 1
         ledger.accepted.add(token)
     ledger.uncertain.clear()

@@ -264,7 +264,9 @@ class Meeting:
             {
                 "meeting_id": self.meeting_id,
                 "salt": salt,
-                "token_hashes": [token_hash(salt, t) for t in tokens],
+                # Sorted, not in printing order: were slips handed out in the order they
+                # were printed, the stored order would point from a ballot to a person.
+                "token_hashes": sorted(token_hash(salt, t) for t in tokens),
             },
         )
         return event, tokens

@@ -104,7 +104,9 @@ class RecordAssessment(StrictSchema):
 
 class CheckReceipt(StrictSchema):
     meeting_id = meeting_id()
-    code = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{4}(-[0-9a-f]{4}){3}$"))
+    code = fields.String(
+        required=True, validate=validate.Regexp(r"^[0-9a-f]{4}(-[0-9a-f]{4}){3}\Z")
+    )
 
 
 class ReadLog(StrictSchema):

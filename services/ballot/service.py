@@ -232,20 +232,32 @@ class BallotService(HealthEndpoints):
         meeting = self.store.meeting(query["meeting_id"])
         counted = any(
             receipt_code(event) == query["code"]
-            for event in self.store.log.read_stream(meeting.stream("ballotbox"))
+            for event in self.store.read_stream(meeting.stream("ballotbox"))
         )
         return {"meeting_id": meeting.meeting_id, "code": query["code"], "in_ballot_box": counted}
 
     @rpc
     def meeting_ballots(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """The ballots as cast, for counting: only once voting has closed (DESIGN.md §4.3)."""
+        """The ballots, for counting: only once voting has closed (DESIGN.md §4.3).
+
+        Like paper ballots tipped out of the box, they leave in no order of casting: each is
+        its marks and channel only (no position, id, time or chained hash, which would
+        order them), sorted by tracking code, which is a hash and so orders them at random.
+        """
         meeting = self.store.meeting(load(schemas.MeetingRef(), payload)["meeting_id"])
         if meeting.phase not in (CLOSED, VOID):
             raise Refused("ballots are sealed until voting closes", {"phase": meeting.phase})
-        events = self.store.read_stream(meeting.stream("ballotbox"))
+        ballots = [
+            {
+                "receipt": receipt_code(event),
+                "channel": event.data["channel"],
+                "marks": event.data["marks"],
+            }
+            for event in self.store.read_stream(meeting.stream("ballotbox"))
+        ]
         return {
             "meeting_id": meeting.meeting_id,
-            "ballots": [to_cloudevent(event) for event in events],
+            "ballots": sorted(ballots, key=lambda ballot: ballot["receipt"]),
         }
 
     @rpc

@@ -17,7 +17,7 @@ from qunping.core.schemas import StrictSchema, load
 from services.tally.dependencies import SOURCE, Tally, TallyDependency
 from services.tally.events import payloads
 
-ID = validate.Regexp(r"^[0-9a-f]{16}$")
+ID = validate.Regexp(r"^[0-9a-f]{16}\Z")  # \Z: "$" would let a trailing newline in
 
 
 class MeetingRef(StrictSchema):

@@ -14,7 +14,7 @@ from pymongo import MongoClient
 
 from qunping.core.amqp import events_exchange
 from qunping.core.errors import InvalidInput, NotFound, Refused
-from services.ballot.domain import NOT_VALID
+from services.ballot.domain import NOT_VALID, token_hash
 from services.ballot.service import BallotService
 
 SUBJECTS = [
@@ -310,3 +310,31 @@ def test_remote_errors_are_the_callers_own_types(ballot: Any) -> None:
         ballot.meeting_status({"meeting_id": "0" * 16})
     assert not isinstance(missing.value, RemoteError)
     assert missing.value.what == "meeting 0000000000000000"
+
+
+def test_ballots_leave_in_no_order_of_casting_and_tokens_are_stored_in_no_order_of_printing(
+    ballot: Any, ballot_db: Any
+) -> None:
+    """The policy allows one order only inside the ballot log, as a paper ballot box has
+    one: what is stored beside the roster (token hashes) and what leaves the service
+    (the ballots for counting) carries no order of printing, check-in or casting."""
+    meeting_id, tokens = meeting_ready(ballot, tokens=50)
+    ballot.open_voting({"meeting_id": meeting_id})
+    # The first half votes 满意, the second 不满意: a positional export would show it.
+    for n, token in enumerate(tokens):
+        value = "满意" if n < 25 else "不满意"
+        ballot.cast_ballot({"meeting_id": meeting_id, "token": token, "marks": marks(value)})
+    ballot.close_voting({"meeting_id": meeting_id})
+
+    exported = ballot.meeting_ballots({"meeting_id": meeting_id})["ballots"]
+
+    assert all(set(b) == {"receipt", "channel", "marks"} for b in exported), (
+        "no position, id, time or chained hash"
+    )
+    assert [b["receipt"] for b in exported] == sorted(b["receipt"] for b in exported)
+    values = [b["marks"][0]["value"] for b in exported]
+    assert values != ["满意"] * 25 + ["不满意"] * 25
+    stored = [e for commit in ballot_db["events"].find() for e in commit["events"]]
+    [issued] = [e["data"] for e in stored if e["type"] == "TokensIssued"]
+    assert issued["token_hashes"] == sorted(issued["token_hashes"])
+    assert issued["token_hashes"] != [token_hash(issued["salt"], t) for t in tokens]

@@ -14,7 +14,7 @@ from typing import Any
 from marshmallow import fields, validate
 
 from qunping.core.amqp import CLOUDEVENTS_SERIALIZER
-from qunping.core.schemas import StrictSchema, load
+from qunping.core.schemas import Pattern, StrictSchema, load
 
 LOCAL_MONGO_PORT = 27117
 DEFAULTS = {
@@ -28,11 +28,9 @@ DEFAULTS = {
 
 
 class SettingsSchema(StrictSchema):
-    AMQP_URI = fields.String(required=True, validate=validate.Regexp(r"^amqps?://"))
-    MONGO_URI = fields.String(required=True, validate=validate.Regexp(r"^mongodb(\+srv)?://"))
-    QUNPING_DB_PREFIX = fields.String(
-        required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,31}$")
-    )
+    AMQP_URI = fields.String(required=True, validate=Pattern(r"^amqps?://\S+$"))
+    MONGO_URI = fields.String(required=True, validate=Pattern(r"^mongodb(\+srv)?://\S+$"))
+    QUNPING_DB_PREFIX = fields.String(required=True, validate=Pattern(r"^[a-z][a-z0-9_]{0,31}$"))
     QUNPING_MAX_WORKERS = fields.Integer(required=True, validate=validate.Range(min=1, max=500))
     QUNPING_LOG_LEVEL = fields.String(
         required=True, validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"])

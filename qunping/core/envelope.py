@@ -18,7 +18,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from qunping.core.schemas import STREAM_PATTERN, StrictSchema, load
+from qunping.core.schemas import STREAM_PATTERN, Pattern, StrictSchema, load
 
 GENESIS_HASH = "0" * 64
 """The `prev_hash` of the first event of every log."""
@@ -168,8 +168,8 @@ def to_cloudevent(event: RecordedEvent) -> dict[str, Any]:
     return cloudevent
 
 
-HASH = validate.Regexp(r"^[0-9a-f]{64}$", error="must be a lowercase hex SHA-256 digest")
-TIME = validate.Regexp(
+HASH = Pattern(r"^[0-9a-f]{64}$", error="must be a lowercase hex SHA-256 digest")
+TIME = Pattern(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$", error="must be UTC with milliseconds"
 )
 
@@ -179,11 +179,11 @@ class CloudEventSchema(StrictSchema):
 
     specversion = fields.String(required=True, validate=validate.Equal("1.0"))
     id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    source = fields.String(required=True, validate=validate.Regexp(r"^/qunping/[a-z][a-z0-9_]*$"))
+    source = fields.String(required=True, validate=Pattern(r"^/qunping/[a-z][a-z0-9_]*$"))
     type = fields.String(
-        required=True, validate=validate.Regexp(r"^qunping\.[a-z][a-z0-9_]*\.[A-Z][A-Za-z0-9]+$")
+        required=True, validate=Pattern(r"^qunping\.[a-z][a-z0-9_]*\.[A-Z][A-Za-z0-9]+$")
     )
-    subject = fields.String(required=True, validate=validate.Regexp(STREAM_PATTERN))
+    subject = fields.String(required=True, validate=Pattern(STREAM_PATTERN))
     time = fields.String(required=True, validate=TIME)
     datacontenttype = fields.String(required=True, validate=validate.Equal("application/json"))
     dataschema = fields.String(required=True)

@@ -80,7 +80,7 @@ class EventLog(ABC):
         payload_schemas: PayloadSchemas | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        if not LOG_NAME_PATTERN.match(name):
+        if not LOG_NAME_PATTERN.fullmatch(name):
             raise ValueError(f"log name {name!r} must be lowercase letters, digits, underscores")
         self.name = name
         self.payload_schemas = payload_schemas
@@ -202,11 +202,11 @@ class EventLog(ABC):
         if len(set(ids)) != len(ids):
             raise ValueError("event ids must be unique within an append")
         for stream in [*streams, *unchanged]:
-            if not STREAM_PATTERN.match(stream):
+            if not STREAM_PATTERN.fullmatch(stream):
                 raise ValueError(f"stream name {stream!r} must look like 'category-id'")
         for write in writes:
             for event in write.events:
-                if not EVENT_TYPE_PATTERN.match(event.type):
+                if not EVENT_TYPE_PATTERN.fullmatch(event.type):
                     raise InvalidEvent(event.type, {"type": ["must be PascalCase"]})
                 if self.payload_schemas is not None:
                     self.payload_schemas.check(event.type, event.schema_version, event.data)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from marshmallow import RAISE, Schema, ValidationError
+from marshmallow import RAISE, Schema, ValidationError, validate
 
 from qunping.core.errors import InvalidEvent, InvalidInput
 
@@ -16,6 +16,20 @@ STREAM_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}-[A-Za-z0-9_.:-]{1,160}$")
 """Streams are `category-id`: `meeting-3f2a`, `token-9c41`."""
 LOG_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 """A log is named after the service that owns it: `ballot`, `pledge`."""
+
+
+class Pattern(validate.Regexp):
+    """A regular expression the whole string must match.
+
+    marshmallow's `Regexp` uses `re.match`, whose `$` also matches before a final newline,
+    so `"3f2a…\n"` would pass `^[0-9a-f]{16}$`. The pattern text stays `^…$`, which is also
+    what the JSON Schema of the public contract shows (its dialect has no `\\Z`).
+    """
+
+    def __call__(self, value: Any) -> Any:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
 
 
 class StrictSchema(Schema):
@@ -59,7 +73,7 @@ class PayloadSchemas:
     def register(
         self, event_type: str, version: int = 1, *, public: bool = False
     ) -> Callable[[SchemaT], SchemaT]:
-        if not EVENT_TYPE_PATTERN.match(event_type):
+        if not EVENT_TYPE_PATTERN.fullmatch(event_type):
             raise ValueError(f"event type {event_type!r} must be PascalCase")
 
         def add(schema: SchemaT) -> SchemaT:

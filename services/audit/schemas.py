@@ -6,9 +6,9 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from qunping.core.schemas import StrictSchema
+from qunping.core.schemas import Pattern, StrictSchema
 
-ID = validate.Regexp(r"^[0-9a-f]{16}$", error="must be 16 lowercase hex digits")
+ID = Pattern(r"^[0-9a-f]{16}$", error="must be 16 lowercase hex digits")
 
 
 class NoArguments(StrictSchema):

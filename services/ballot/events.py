@@ -13,14 +13,14 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from qunping.core.schemas import PayloadSchemas, StrictSchema
+from qunping.core.schemas import Pattern, PayloadSchemas, StrictSchema
 from qunping.core.upcasting import Upcasters
 
 payloads = PayloadSchemas()
 upcasters = Upcasters()
 """How events recorded in an older schema version are read today (see `BallotCastV1`)."""
 
-ID = validate.Regexp(r"^[0-9a-f]{16}$")
+ID = Pattern(r"^[0-9a-f]{16}$")
 SHORT_TEXT = validate.Length(min=1, max=100)
 
 
@@ -29,7 +29,7 @@ def identifier() -> fields.String:
 
 
 class SubjectSchema(StrictSchema):
-    id = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+-\d{1,2}$"))
+    id = fields.String(required=True, validate=Pattern(r"^[a-z_]+-\d{1,2}$"))
     kind = fields.String(required=True)
     name = fields.String(required=True, validate=SHORT_TEXT)
 
@@ -93,10 +93,8 @@ class RepresentativeCheckedIn(StrictSchema):
 @payloads.register("TokensIssued")
 class TokensIssued(StrictSchema):
     meeting_id = identifier()
-    salt = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{32}$"))
-    token_hashes = fields.List(
-        fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$")), required=True
-    )
+    salt = fields.String(required=True, validate=Pattern(r"^[0-9a-f]{32}$"))
+    token_hashes = fields.List(fields.String(validate=Pattern(r"^[0-9a-f]{64}$")), required=True)
 
 
 @payloads.register("PaperSlipsIssued", public=True)

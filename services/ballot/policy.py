@@ -16,7 +16,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from qunping.core.envelope import canonical_json
 from qunping.core.errors import InvalidInput
-from qunping.core.schemas import StrictSchema
+from qunping.core.schemas import Pattern, StrictSchema
 
 SATISFACTION = "satisfaction"
 EXCELLENCE = "excellence"
@@ -131,7 +131,7 @@ class PolicySchema(StrictSchema):
         required=True,
     )
     kinds = fields.Dict(
-        keys=fields.String(validate=validate.Regexp(r"^[a-z][a-z_]{1,20}$")),
+        keys=fields.String(validate=Pattern(r"^[a-z][a-z_]{1,20}$")),
         values=fields.Nested(KindSchema),
         required=True,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from qunping.core.schemas import StrictSchema
+from qunping.core.schemas import Pattern, StrictSchema
 from services.ballot.domain import CATEGORIES
 from services.ballot.events import ID, SHORT_TEXT, MarkSchema
 
@@ -104,9 +104,7 @@ class RecordAssessment(StrictSchema):
 
 class CheckReceipt(StrictSchema):
     meeting_id = meeting_id()
-    code = fields.String(
-        required=True, validate=validate.Regexp(r"^[0-9a-f]{4}(-[0-9a-f]{4}){3}\Z")
-    )
+    code = fields.String(required=True, validate=Pattern(r"^[0-9a-f]{4}(-[0-9a-f]{4}){3}$"))
 
 
 class ReadLog(StrictSchema):

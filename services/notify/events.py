@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from qunping.core.schemas import PayloadSchemas, StrictSchema
+from qunping.core.schemas import Pattern, PayloadSchemas, StrictSchema
 
 payloads = PayloadSchemas()
 
-ID = validate.Regexp(r"^[A-Za-z0-9_.:-]{1,64}$", error="must be 1-64 letters, digits, _.:-")
-TOPIC_PATTERN = validate.Regexp(
+ID = Pattern(r"^[A-Za-z0-9_.:-]{1,64}$", error="must be 1-64 letters, digits, _.:-")
+TOPIC_PATTERN = Pattern(
     r"^(#|\*|[a-z][a-z0-9_]*)(\.(#|\*|[A-Z][A-Za-z0-9]*))?$",
     error="must be a routing-key pattern like `ballot.MeetingClosed`, `ballot.*` or `#`",
 )

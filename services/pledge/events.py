@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from qunping.core.schemas import PayloadSchemas, StrictSchema
+from qunping.core.schemas import Pattern, PayloadSchemas, StrictSchema
 from services.pledge.domain import SIDES, STATUSES
 
 payloads = PayloadSchemas()
 
-ID = validate.Regexp(r"^[0-9a-f]{16}$")
+ID = Pattern(r"^[0-9a-f]{16}$")
 SHORT_TEXT = validate.Length(min=1, max=100)
-ITEM_ID = validate.Regexp(r"^(community|unit)-\d{1,2}$")
+ITEM_ID = Pattern(r"^(community|unit)-\d{1,2}$")
 
 
 def identifier() -> fields.String:
@@ -33,7 +33,7 @@ def side() -> fields.String:
 
 class ContactSchema(StrictSchema):
     person = text()
-    phone = fields.String(required=True, validate=validate.Regexp(r"^[0-9+() -]{3,30}$"))
+    phone = fields.String(required=True, validate=Pattern(r"^[0-9+() -]{3,30}$"))
     email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
 

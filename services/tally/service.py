@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import fields
 from nameko.events import SERVICE_POOL, event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
@@ -13,11 +13,11 @@ from qunping.core.envelope import from_cloudevent
 from qunping.core.errors import NotFound
 from qunping.core.feed import public_feed
 from qunping.core.health import HealthEndpoints
-from qunping.core.schemas import StrictSchema, load
+from qunping.core.schemas import Pattern, StrictSchema, load
 from services.tally.dependencies import SOURCE, Tally, TallyDependency
 from services.tally.events import payloads
 
-ID = validate.Regexp(r"^[0-9a-f]{16}\Z")  # \Z: "$" would let a trailing newline in
+ID = Pattern(r"^[0-9a-f]{16}$")
 
 
 class MeetingRef(StrictSchema):

@@ -18,6 +18,7 @@ SERVICES: dict[str, str] = {
     "ballot": "services.ballot.service:BallotService",
     "tally": "services.tally.service:TallyService",
     "notify": "services.notify.service:NotifyService",
+    "gateway": "services.gateway.service:GatewayService",
 }
 """Every service that exists, by name: `module:Class` of its nameko service."""
 

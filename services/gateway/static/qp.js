@@ -150,6 +150,8 @@ function wireBoard(board) {
         if (element && answer[key] !== undefined && answer[key] !== null) element.textContent = answer[key];
       }
       document.querySelector("#phase").textContent = labels[answer.phase] || answer.phase;
+      const note = document.querySelector("#board-note");
+      if (note) note.textContent = answer.phase === "open" ? note.dataset.open : note.dataset.waiting;
       if (answer.phase === "closed" && !document.querySelector("#results")) {
         const results = await api("GET", `/api/meetings/${meeting}/results`);
         if (results.ok) { window.location.reload(); return; }

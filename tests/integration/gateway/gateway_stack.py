@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -65,3 +72,64 @@ def start_stack(
         ballot_db=mongo_client[f"{prefix}ballot"],
         gateway_db=gateway_db,
     )
+
+
+def wait_until_answering(url: str, seconds: float = 60) -> None:
+    """The gateway answers, and ballot and tally answer it (404 for a meeting none has)."""
+    deadline = time.monotonic() + seconds
+    for path in ("/api/meetings/0123456789abcdef/status", "/api/meetings/0123456789abcdef/board"):
+        while True:
+            try:
+                if requests.get(url + path, timeout=5).status_code == 404:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the services did not answer at {url}{path}")
+            time.sleep(0.3)
+
+
+@contextmanager
+def stack_processes(
+    amqp_uri: str,
+    mongo_uri: str,
+    mongo_client: MongoClient[dict[str, Any]],
+    log_dir: Path,
+    **settings: str,
+) -> Iterator[Stack]:
+    """ballot, tally, notify and the gateway, each a `qunping service` process."""
+    prefix = f"t{uuid.uuid4().hex[:8]}_"
+    env = {
+        **os.environ,
+        "AMQP_URI": amqp_uri,
+        "MONGO_URI": mongo_uri,
+        "QUNPING_DB_PREFIX": prefix,
+        "QUNPING_LOG_LEVEL": "WARNING",
+        **settings,
+    }
+    log_dir.mkdir(parents=True, exist_ok=True)
+    ports = {name: infra.free_port() for name in ("ballot", "tally", "notify", "gateway")}
+    processes = []
+    for name, port in ports.items():
+        with (log_dir / f"{name}.log").open("ab") as log:
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "qunping", "service", name],
+                    env={**env, "QUNPING_HTTP_PORT": str(port)},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    url = f"http://127.0.0.1:{ports['gateway']}"
+    try:
+        wait_until_answering(url)
+        gateway_db = mongo_client[f"{prefix}gateway"]
+        yield Stack(url, Accounts(gateway_db, 60), mongo_client[f"{prefix}ballot"], gateway_db)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=60)
+        for name in mongo_client.list_database_names():
+            if name.startswith(prefix):
+                mongo_client.drop_database(name)

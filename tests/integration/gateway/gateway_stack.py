@@ -97,7 +97,19 @@ def stack_processes(
     log_dir: Path,
     **settings: str,
 ) -> Iterator[Stack]:
-    """ballot, tally, notify and the gateway, each a `qunping service` process."""
+    """ballot, tally, notify and the gateway, each a `qunping service` process, in a
+    RabbitMQ vhost of their own: their queues outlive them, and must meet no other test."""
+    with infra.private_vhost(amqp_uri, "qunping_gateway") as vhost_uri:
+        yield from _stack_processes(vhost_uri, mongo_uri, mongo_client, log_dir, settings)
+
+
+def _stack_processes(
+    amqp_uri: str,
+    mongo_uri: str,
+    mongo_client: MongoClient[dict[str, Any]],
+    log_dir: Path,
+    settings: dict[str, str],
+) -> Iterator[Stack]:
     prefix = f"t{uuid.uuid4().hex[:8]}_"
     env = {
         **os.environ,

@@ -20,6 +20,7 @@ SERVICES: dict[str, str] = {
     "notify": "services.notify.service:NotifyService",
     "pledge": "services.pledge.service:PledgeService",
     "audit": "services.audit.service:AuditService",
+    "gateway": "services.gateway.service:GatewayService",
 }
 """Every service that exists, by name: `module:Class` of its nameko service."""
 

@@ -15,7 +15,7 @@ from qunping.core.envelope import RecordedEvent, to_cloudevent
 from qunping.core.errors import NotFound, Refused
 from qunping.core.feed import public_feed
 from qunping.core.health import HealthEndpoints
-from qunping.core.schemas import load
+from qunping.core.schemas import StrictSchema, load
 from services.ballot import domain, schemas
 from services.ballot.domain import CLOSED, VOID, Meeting
 from services.ballot.events import payloads
@@ -63,6 +63,17 @@ class BallotService(HealthEndpoints):
         )
         self.store.log.append(f"campaign-{event.data['campaign_id']}", [event], 0)
         return {"campaign_id": event.data["campaign_id"], "policy_hash": event.data["policy_hash"]}
+
+    @rpc
+    def list_campaigns(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Every campaign of the log, oldest first: what the gateway's pages choose from."""
+        load(StrictSchema(), payload)
+        campaigns = [
+            {key: event.data[key] for key in ("campaign_id", "district", "year", "batch")}
+            for event in self.store.log.read_all()
+            if event.type == "CampaignCreated"
+        ]
+        return {"campaigns": campaigns}
 
     @rpc
     def get_campaign(self, payload: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,250 @@
+"""The JSON API: match a route, authenticate, validate, check scope and limits, call, answer.
+
+Everything here reads the route table (`routes.py`); no endpoint has code of its own. Every
+refusal has its status in one place (`status_of`): bad input 400 with each field's message,
+no or expired login 401, wrong role or community 403, no such thing 404, a rule forbids it
+now (wrong phase, used token) 409, a body over the limit 413, too many requests 429.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import Schema, fields
+from nameko.exceptions import RemoteError, UnknownService
+from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.exceptions import NotFound as NoSuchPath
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from qunping.core.errors import InvalidInput, NotFound, QunpingError, Refused
+from qunping.core.schemas import load
+from services.gateway.auth import ORGANISER, Accounts, Principal
+from services.gateway.ratelimit import RateLimiter
+from services.gateway.routes import COMMUNITY, DISTRICT, MEETING, ROUTES, Route
+from services.gateway.settings import GatewaySettings
+
+logger = logging.getLogger(__name__)
+
+SESSION_COOKIE = "qp_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MEETING_CACHE_SIZE = 10_000
+
+RpcCall = Callable[[str, str, Any], Any]
+"""Calls `service.method(payload)` over RPC (payload None: the method takes none)."""
+
+
+class Unauthenticated(QunpingError):
+    status = 401
+
+
+class Forbidden(QunpingError):
+    status = 403
+
+
+class TooLarge(QunpingError):
+    status = 413
+
+
+class TooMany(QunpingError):
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """What a local (gateway) route gets besides its payload."""
+
+    principal: Principal | None
+    token: str | None
+    client: str
+
+
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body, ensure_ascii=False, default=str),
+        status=status,
+        headers=dict(headers or {}),
+        content_type="application/json; charset=utf-8",
+    )
+
+
+def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 before reading more than `limit` bytes of it."""
+    if request.content_length is not None and request.content_length > limit:
+        raise TooLarge(f"bodies are limited to {limit} bytes")
+    body: bytes = request.stream.read(limit + 1)
+    if len(body) > limit:
+        raise TooLarge(f"bodies are limited to {limit} bytes")
+    return body
+
+
+def query_payload(schema: Schema, args: Mapping[str, str]) -> dict[str, Any]:
+    """Query strings are text: give integer and boolean fields their JSON types, so the
+    same strict schema judges a GET and a POST."""
+    payload: dict[str, Any] = {}
+    for key, value in args.items():
+        field = schema.fields.get(key)
+        if isinstance(field, fields.Integer) and re.fullmatch(r"-?\d{1,18}", value):
+            payload[key] = int(value)
+        elif isinstance(field, fields.Boolean) and value in ("true", "false"):
+            payload[key] = value == "true"
+        else:
+            payload[key] = value
+    return payload
+
+
+def json_payload(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InvalidInput({"_schema": ["the body is not JSON"]}) from None
+    if not isinstance(payload, dict):
+        raise InvalidInput({"_schema": ["the body must be a JSON object"]})
+    return payload
+
+
+class Api:
+    def __init__(
+        self,
+        accounts: Accounts,
+        settings: GatewaySettings,
+        local: Mapping[str, Callable[[dict[str, Any], Caller], Any]],
+    ) -> None:
+        self.accounts = accounts
+        self.settings = settings
+        self.local = local
+        self.limiters = {
+            "login": RateLimiter(settings.login_limit_per_minute),
+            "cast": RateLimiter(settings.cast_limit_per_minute),
+        }
+        self.url_map = Map(
+            [Rule(route.path, methods=[route.method], endpoint=route) for route in ROUTES],
+            strict_slashes=False,
+        )
+        self._communities: dict[str, str] = {}
+
+    def handle(self, request: Request, call: RpcCall) -> Response:
+        try:
+            route, path_args = self.url_map.bind_to_environ(request.environ).match()
+        except NoSuchPath:
+            return json_response(404, {"error": "no such endpoint"})
+        except MethodNotAllowed as error:
+            allowed = ", ".join(error.valid_methods or [])
+            return json_response(405, {"error": "method not allowed"}, {"Allow": allowed})
+        try:
+            return json_response(200, self.answer(route, path_args, request, call))
+        except QunpingError as error:
+            return self.refusal(error)
+        except RemoteError as error:
+            # An error the service did not expect: its text stays in the logs, not the answer.
+            logger.error("%s failed: %s", route.name, error.exc_type)
+            return json_response(502, {"error": f"{route.service} failed"})
+
+    def answer(
+        self, route: Route, path_args: Mapping[str, Any], request: Request, call: RpcCall
+    ) -> Any:
+        body = read_body(request, self.settings.max_body_bytes)
+        caller = self.authenticate(route, request)
+        schema = route.schema()
+        if request.method in SAFE_METHODS:
+            payload = query_payload(schema, request.args)
+        else:
+            payload = json_payload(body)
+        payload.update(path_args)
+        loaded = load(schema, payload)
+        self.check_scope(route, loaded, caller.principal, call)
+        if route.limit is not None:
+            limiter = self.limiters[route.limit]
+            if not limiter.allow(caller.client):
+                raise TooMany(limiter.retry_after())
+        if route.service == "gateway":
+            return self.local[route.rpc](loaded, caller)
+        try:
+            result = call(route.service, route.rpc, payload if route.takes_payload else None)
+        except UnknownService:
+            raise ServiceDown(route.service) from None
+        return {} if result is None else result
+
+    def authenticate(self, route: Route, request: Request) -> Caller:
+        client = request.remote_addr or "unknown"
+        header = request.headers.get("Authorization", "")
+        token = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else None
+        from_cookie = token is None and SESSION_COOKIE in request.cookies
+        if from_cookie:
+            token = request.cookies[SESSION_COOKIE]
+        principal = self.accounts.principal(token) if token else None
+        if route.is_public:
+            return Caller(principal, token, client)
+        if principal is None:
+            raise Unauthenticated("log in first: the token is missing, unknown or expired")
+        if (
+            from_cookie
+            and request.method not in SAFE_METHODS
+            and request.headers.get(CSRF_HEADER) != principal.csrf
+        ):
+            raise Forbidden(f"a request with the session cookie needs the {CSRF_HEADER} header")
+        if principal.role not in route.roles:
+            raise Forbidden(f"role {principal.role} may not {route.summary.lower()}")
+        return Caller(principal, token, client)
+
+    def check_scope(
+        self, route: Route, loaded: dict[str, Any], principal: Principal | None, call: RpcCall
+    ) -> None:
+        if principal is None or principal.role != ORGANISER or route.scope == DISTRICT:
+            return
+        if route.scope == COMMUNITY:
+            community = loaded["community"]
+        elif route.scope == MEETING:
+            community = self.community_of(loaded["meeting_id"], call)
+        else:
+            raise ValueError(f"route {route.name} has an unknown scope {route.scope!r}")
+        if not principal.may_act_for(community):
+            raise Forbidden(f"an organiser of {principal.community} may not act for {community}")
+
+    def community_of(self, meeting_id: str, call: RpcCall) -> str:
+        """A meeting's community never changes, so it is asked once per process."""
+        community = self._communities.get(meeting_id)
+        if community is None:
+            community = str(
+                call("ballot", "meeting_status", {"meeting_id": meeting_id})["community"]
+            )
+            if len(self._communities) >= MEETING_CACHE_SIZE:
+                self._communities.clear()
+            self._communities[meeting_id] = community
+        return community
+
+    def refusal(self, error: QunpingError) -> Response:
+        headers: dict[str, str] = {}
+        if isinstance(error, InvalidInput):
+            body: dict[str, Any] = {"errors": error.messages}
+        elif isinstance(error, Refused):
+            body = {"error": error.reason, "details": error.details}
+        elif isinstance(error, NotFound):
+            body = {"error": str(error)}
+        elif isinstance(error, TooMany):
+            body = {"error": "too many requests; try again later"}
+            headers["Retry-After"] = str(error.retry_after)
+        else:
+            body = {"error": str(error.args[0]) if error.args else type(error).__name__}
+        if error.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return json_response(error.status, body, headers)
+
+
+class ServiceDown(QunpingError):
+    status = 503
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"{service} is not answering; try again shortly")

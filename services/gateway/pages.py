@@ -1,0 +1,363 @@
+"""The web pages: server-rendered (jinja2, autoescaped), Chinese first, English on request.
+
+Pages read through the same RPCs as the API; what they change goes through the API from
+the page's own script (`static/qp.js`), with the session cookie and the CSRF header. The
+two exceptions are forms whose answer is a page: logging in (sets the cookie) and printing
+token slips (the tokens exist in clear only in that one answer, never stored here).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from openpyxl import Workbook
+from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.exceptions import NotFound as NoSuchPath
+from werkzeug.routing import Map, Rule
+from werkzeug.utils import redirect
+from werkzeug.wrappers import Request, Response
+
+from qunping.core.errors import NotFound, QunpingError
+from services.ballot.domain import CATEGORIES
+from services.gateway.api import SESSION_COOKIE, Api, RpcCall
+from services.gateway.auth import DISTRICT_ADMIN, ORGANISER, Principal
+from services.gateway.catalogue import CATALOGUE, LANGUAGES, ZH
+from services.gateway.qr import qr_svg
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+LANG_COOKIE = "qp_lang"
+ROLE_HOMES = {"district_admin": "/desk", "organiser": "/desk", "assessor": "/district",
+              "auditor": "/district"}  # fmt: skip
+SECURITY_HEADERS = {
+    # Every asset is the gateway's own: no CDN, no inline script.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+
+
+class Page:
+    """One request to a page: its language, who asks, and how to render."""
+
+    def __init__(self, pages: Pages, request: Request, call: RpcCall) -> None:
+        self.pages = pages
+        self.request = request
+        self.call = call
+        wanted = request.args.get("lang") or request.cookies.get(LANG_COOKIE) or ZH
+        self.lang = wanted if wanted in LANGUAGES else ZH
+        token = request.cookies.get(SESSION_COOKIE)
+        self.principal: Principal | None = pages.api.accounts.principal(token) if token else None
+        self.arguments: dict[str, str] = {}
+
+    def render(self, template: str, status: int = 200, **context: Any) -> Response:
+        strings = CATALOGUE[self.lang]
+        html = self.pages.env.get_template(template).render(
+            t=lambda key: strings.get(key, key),
+            lang=self.lang,
+            other_lang="en" if self.lang == ZH else "zh",
+            principal=self.principal,
+            path=self.request.path,
+            **context,
+        )
+        response = Response(html, status=status, content_type="text/html; charset=utf-8")
+        response.headers.update(SECURITY_HEADERS)
+        if self.request.args.get("lang") in LANGUAGES:
+            response.set_cookie(LANG_COOKIE, self.lang, samesite="Strict", max_age=31_536_000)
+        return response
+
+    def staff(self, *roles: str) -> Principal | None:
+        """The logged-in principal if their role may see this page."""
+        if self.principal is None or self.principal.role not in roles:
+            return None
+        return self.principal
+
+    def to_login(self) -> Response:
+        return redirect(f"/login?next={quote(self.request.full_path)}")
+
+
+Handler = Callable[[Page], Response]
+
+
+class Pages:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True)
+        )
+        handlers: dict[str, tuple[str, Handler]] = {
+            "/": ("GET", home),
+            "/login": ("GET,POST", login),
+            "/logout": ("POST", logout),
+            "/vote/<meeting_id>": ("GET", vote),
+            "/receipt/<meeting_id>": ("GET", receipt),
+            "/board/<meeting_id>": ("GET", board),
+            "/notice/<meeting_id>": ("GET", notice),
+            "/desk": ("GET", desk),
+            "/desk/meetings/<meeting_id>": ("GET", meeting_desk),
+            "/desk/meetings/<meeting_id>/slips": ("POST", slips),
+            "/district": ("GET", district),
+            "/district/<campaign_id>/grades.<any(csv, xlsx):format>": ("GET", grades_file),
+            "/docs": ("GET", api_docs),
+            "/static/<name>": ("GET", static),
+        }
+        self.url_map = Map(
+            [
+                Rule(path, methods=methods.split(","), endpoint=handler)
+                for path, (methods, handler) in handlers.items()
+            ]
+        )
+
+    def handle(self, request: Request, call: RpcCall) -> Response:
+        page = Page(self, request, call)
+        try:
+            handler, arguments = self.url_map.bind_to_environ(request.environ).match()
+        except (NoSuchPath, MethodNotAllowed):
+            return page.render("error.html", 404, message="404")
+        page.arguments = {name: str(value) for name, value in arguments.items()}
+        try:
+            response: Response = handler(page)
+        except NotFound as error:
+            return page.render("error.html", 404, message=str(error))
+        except QunpingError as error:
+            return page.render("error.html", error.status, message=str(error))
+        return response
+
+
+def arg(page: Page, name: str) -> str:
+    return page.arguments[name]
+
+
+def home(page: Page) -> Response:
+    return page.render("home.html")
+
+
+def login(page: Page) -> Response:
+    next_url = page.request.args.get("next", "")
+    if not next_url.startswith("/") or next_url.startswith("//"):
+        next_url = ""
+    if page.request.method == "GET":
+        return page.render("login.html", next=next_url)
+    form = page.request.form
+    limiter = page.pages.api.limiters["login"]
+    if not limiter.allow(page.request.remote_addr or "unknown"):
+        return page.render("login.html", 429, next=next_url, failure="too_many")
+    answer = page.pages.api.accounts.login(form.get("username", ""), form.get("password", ""))
+    if answer is None:
+        return page.render("login.html", 401, next=next_url, failure="login_failed")
+    response = redirect(next_url or ROLE_HOMES[answer.principal.role], 303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        answer.token,
+        expires=answer.expires_at,
+        httponly=True,
+        samesite="Strict",
+        secure=page.request.scheme == "https",
+    )
+    return response
+
+
+def logout(page: Page) -> Response:
+    token = page.request.cookies.get(SESSION_COOKIE)
+    if page.principal and token and page.request.form.get("csrf") == page.principal.csrf:
+        page.pages.api.accounts.logout(token)
+    response = redirect("/", 303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+def vote(page: Page) -> Response:
+    """The voter's page: no account, no cookie; the token comes in the URL's fragment,
+    which browsers never send, so it reaches no server log."""
+    meeting_id = arg(page, "meeting_id")
+    meeting = page.call("ballot", "meeting_detail", {"meeting_id": meeting_id})
+    return page.render("vote.html", meeting=meeting, items=ballot_items(meeting))
+
+
+def ballot_items(meeting: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every subject with its dimensions and the scale's values, as the form shows them."""
+    policy = meeting["policy"]
+    items = []
+    for subject in meeting["subjects"]:
+        kind = policy["kinds"][subject["kind"]]
+        scale = policy["scales"][kind["scale"]]
+        items.append(
+            {
+                "subject": subject,
+                "label": kind["label"],
+                "dimensions": kind["dimensions"],
+                "values": scale["values"] + scale["abstain"],
+            }
+        )
+    return items
+
+
+def receipt(page: Page) -> Response:
+    meeting_id = arg(page, "meeting_id")
+    meeting = page.call("ballot", "meeting_status", {"meeting_id": meeting_id})
+    return page.render("receipt.html", meeting=meeting)
+
+
+def results_if_any(page: Page, meeting_id: str) -> dict[str, Any] | None:
+    try:
+        results: dict[str, Any] = page.call("tally", "results", {"meeting_id": meeting_id})
+    except NotFound:
+        return None
+    return results
+
+
+def board(page: Page) -> Response:
+    meeting_id = arg(page, "meeting_id")
+    meeting = page.call("ballot", "meeting_detail", {"meeting_id": meeting_id})
+    results = results_if_any(page, meeting_id) if meeting["phase"] == "closed" else None
+    return page.render("board.html", meeting=meeting, results=results)
+
+
+def notice(page: Page) -> Response:
+    meeting_id = arg(page, "meeting_id")
+    meeting = page.call("ballot", "meeting_detail", {"meeting_id": meeting_id})
+    results = results_if_any(page, meeting_id)
+    if results is None:
+        raise NotFound(f"results of meeting {meeting_id}")
+    return page.render("notice.html", meeting=meeting, results=results)
+
+
+def desk(page: Page) -> Response:
+    principal = page.staff(DISTRICT_ADMIN, ORGANISER)
+    if principal is None:
+        return page.to_login()
+    campaigns = page.call("ballot", "list_campaigns", {})["campaigns"]
+    meetings = {
+        campaign["campaign_id"]: [
+            meeting
+            for meeting in page.call(
+                "ballot", "list_meetings", {"campaign_id": campaign["campaign_id"]}
+            )["meetings"]
+            if principal.may_act_for(meeting["community"])
+        ]
+        for campaign in campaigns
+    }
+    return page.render("desk.html", campaigns=campaigns, meetings=meetings)
+
+
+def meeting_desk(page: Page) -> Response:
+    principal = page.staff(DISTRICT_ADMIN, ORGANISER)
+    if principal is None:
+        return page.to_login()
+    meeting = page.call("ballot", "meeting_detail", {"meeting_id": arg(page, "meeting_id")})
+    if not principal.may_act_for(meeting["community"]):
+        return page.render("error.html", 403, message="403")
+    return page.render("meeting_desk.html", meeting=meeting, categories=CATEGORIES)
+
+
+def slips(page: Page) -> Response:
+    """Issue tokens and print them: the only time they exist in clear (never stored here)."""
+    principal = page.staff(DISTRICT_ADMIN, ORGANISER)
+    if principal is None:
+        return page.to_login()
+    meeting_id = arg(page, "meeting_id")
+    if page.request.form.get("csrf") != principal.csrf:
+        return page.render("error.html", 403, message="403")
+    meeting = page.call("ballot", "meeting_status", {"meeting_id": meeting_id})
+    if not principal.may_act_for(meeting["community"]):
+        return page.render("error.html", 403, message="403")
+    count = page.request.form.get("count", "")
+    payload = {"meeting_id": meeting_id, "count": int(count) if count.isdigit() else count}
+    tokens = page.call("ballot", "issue_tokens", payload)["tokens"]
+    base = page.pages.api.settings.public_url or page.request.host_url.rstrip("/")
+    cards = [
+        {"token": token, "qr": qr_svg(f"{base}/vote/{meeting_id}#token={token}")}
+        for token in tokens
+    ]
+    response = page.render("slips.html", meeting=meeting, cards=cards)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def district(page: Page) -> Response:
+    if page.principal is None:
+        return page.to_login()
+    campaigns = page.call("ballot", "list_campaigns", {})["campaigns"]
+    campaign_id = page.request.args.get("campaign_id") or (
+        campaigns[-1]["campaign_id"] if campaigns else None
+    )
+    summary = grades = None
+    if campaign_id:
+        grades = page.call("tally", "grades", {"campaign_id": campaign_id})["grades"]
+        try:
+            summary = page.call("tally", "summary", {"campaign_id": campaign_id})
+        except NotFound:
+            summary = None
+    return page.render(
+        "district.html",
+        campaigns=campaigns,
+        campaign_id=campaign_id,
+        summary=summary,
+        grades=grades,
+    )
+
+
+GRADE_COLUMNS = (
+    "community",
+    "mass_score",
+    "superior_score",
+    "composite",
+    "grade",
+    "previous_grade",
+    "movement",
+)
+
+
+def grades_file(page: Page) -> Response:
+    if page.principal is None:
+        return page.to_login()
+    campaign_id = arg(page, "campaign_id")
+    grades = page.call("tally", "grades", {"campaign_id": campaign_id})["grades"]
+    rows = [[grade.get(column) for column in GRADE_COLUMNS] for grade in grades]
+    disposition = f'attachment; filename="grades-{campaign_id}.{arg(page, "format")}"'
+    if arg(page, "format") == "csv":
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(GRADE_COLUMNS)
+        writer.writerows(rows)
+        # A byte-order mark, so spreadsheet programs read the Chinese names as UTF-8.
+        body = "\ufeff" + text.getvalue()
+        return Response(body, content_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": disposition})  # fmt: skip
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(list(GRADE_COLUMNS))
+    for row in rows:
+        sheet.append(row)
+    data = io.BytesIO()
+    workbook.save(data)
+    return Response(
+        data.getvalue(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": disposition},
+    )
+
+
+def api_docs(page: Page) -> Response:
+    from services.gateway.openapi import openapi_document
+
+    return page.render("api_docs.html", document=openapi_document())
+
+
+def static(page: Page) -> Response:
+    name = arg(page, "name")
+    path = STATIC / name
+    if name not in {entry.name for entry in STATIC.iterdir()} or path.suffix not in STATIC_TYPES:
+        return page.render("error.html", 404, message="404")
+    response = Response(path.read_bytes(), content_type=STATIC_TYPES[path.suffix])
+    response.headers["Cache-Control"] = "max-age=3600"
+    return response

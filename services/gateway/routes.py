@@ -1,0 +1,170 @@
+"""The API as a table: one row per endpoint, the one place that says who may call what.
+
+A row names the HTTP method and path, the service and RPC it calls, the request schema
+(the service's own marshmallow schema), the roles allowed (none: anyone, e.g. a voter with
+a ballot token) and how the community it concerns is found, so an organiser acts only for
+their own. Adding a service's endpoints is adding rows here (and the service's name to
+`SERVICES` below); `api.py` and `openapi.py` read nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from marshmallow import Schema
+
+from qunping.core.feed import FeedRequest
+from services.ballot import schemas as ballot
+from services.gateway import schemas as gateway
+from services.gateway.auth import ASSESSOR, AUDITOR, DISTRICT_ADMIN, ORGANISER
+from services.notify import schemas as notify
+from services.tally import service as tally
+
+SERVICES = ("ballot", "tally", "notify")
+"""The services the gateway calls over RPC; `gateway` routes are answered in the gateway."""
+
+ANYONE: frozenset[str] = frozenset()
+ADMIN = frozenset({DISTRICT_ADMIN})
+ORGANISERS = frozenset({DISTRICT_ADMIN, ORGANISER})
+ASSESSORS = frozenset({DISTRICT_ADMIN, ASSESSOR})
+READERS = frozenset({DISTRICT_ADMIN, AUDITOR})
+STAFF = frozenset({DISTRICT_ADMIN, ORGANISER, ASSESSOR, AUDITOR})
+
+DISTRICT = "district"
+"""Scope: the route concerns no one community (or only district-wide roles may call it)."""
+MEETING = "meeting"
+"""Scope: the community of the meeting named by `meeting_id`."""
+COMMUNITY = "community"
+"""Scope: the community named by the `community` field."""
+
+LOGIN = "login"
+CAST = "cast"
+"""Rate limits, by name (their sizes are settings)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    service: str
+    rpc: str
+    schema: type[Schema]
+    roles: frozenset[str]
+    summary: str
+    scope: str = DISTRICT
+    limit: str | None = None
+    takes_payload: bool = True
+    can_refuse: bool = True
+    """Whether the service may answer 409 (a rule forbids it now) or 404 (no such thing)."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.service}.{self.rpc}"
+
+    @property
+    def is_public(self) -> bool:
+        return not self.roles
+
+
+MEETING_PATH = "/api/meetings/<meeting_id>"
+CAMPAIGN_PATH = "/api/campaigns/<campaign_id>"
+
+# One row per line reads as a table; the formatter would stack every argument.
+# fmt: off
+ROUTES: tuple[Route, ...] = (
+    # -- the gateway's own -----------------------------------------------------------
+    Route("POST", "/api/login", "gateway", "login", gateway.LoginInput, ANYONE,
+          "Log in: a bearer token that expires", limit=LOGIN, can_refuse=False),
+    Route("POST", "/api/logout", "gateway", "logout", gateway.NoInput, STAFF,
+          "End this session", can_refuse=False),
+    Route("GET", "/api/me", "gateway", "me", gateway.NoInput, STAFF,
+          "Who this token belongs to", can_refuse=False),
+    Route("POST", "/api/accounts", "gateway", "create_account", gateway.CreateAccount, ADMIN,
+          "Create an account for an organiser, assessor, auditor or admin"),
+    Route("GET", "/api/accounts", "gateway", "accounts", gateway.NoInput, ADMIN,
+          "Every account (never a password)", can_refuse=False),
+    # -- ballot: campaigns -----------------------------------------------------------
+    Route("POST", "/api/campaigns", "ballot", "create_campaign", ballot.CreateCampaign, ADMIN,
+          "Create a campaign with its scoring policy"),
+    Route("GET", "/api/campaigns", "ballot", "list_campaigns", gateway.NoInput, STAFF,
+          "Every campaign", can_refuse=False),
+    Route("GET", CAMPAIGN_PATH, "ballot", "get_campaign", ballot.CampaignRef, STAFF,
+          "A campaign, its policy and superior assessments"),
+    Route("GET", CAMPAIGN_PATH + "/meetings", "ballot", "list_meetings", ballot.CampaignRef,
+          STAFF, "The meetings of a campaign (turnout only)"),
+    Route("POST", CAMPAIGN_PATH + "/assessments", "ballot", "record_assessment",
+          ballot.RecordAssessment, ASSESSORS, "Record a community's superior assessment"),
+    # -- ballot: meetings ------------------------------------------------------------
+    Route("POST", "/api/meetings", "ballot", "schedule_meeting", ballot.ScheduleMeeting,
+          ORGANISERS, "Schedule a meeting with its subjects", scope=COMMUNITY),
+    Route("GET", MEETING_PATH, "ballot", "meeting_detail", ballot.MeetingRef, ANYONE,
+          "A meeting's subjects, policy and reports; never ratings"),
+    Route("GET", MEETING_PATH + "/status", "ballot", "meeting_status", ballot.MeetingRef,
+          ANYONE, "A meeting's phase and turnout"),
+    Route("POST", MEETING_PATH + "/reports", "ballot", "record_report", ballot.RecordReport,
+          ORGANISERS, "Record a subject's work report (述职)", scope=MEETING),
+    Route("POST", MEETING_PATH + "/check-ins", "ballot", "check_in", ballot.CheckIn,
+          ORGANISERS, "Check in a representative (签到)", scope=MEETING),
+    Route("POST", MEETING_PATH + "/tokens", "ballot", "issue_tokens", ballot.IssueTokens,
+          ORGANISERS, "Issue ballot tokens, returned in clear once", scope=MEETING),
+    Route("POST", MEETING_PATH + "/paper-slips", "ballot", "issue_paper_slips",
+          ballot.IssueTokens, ORGANISERS, "Issue numbered paper ballots", scope=MEETING),
+    Route("POST", MEETING_PATH + "/open", "ballot", "open_voting", ballot.MeetingRef,
+          ORGANISERS, "Open voting (needs quorum)", scope=MEETING),
+    Route("POST", MEETING_PATH + "/paper-batches", "ballot", "key_paper_batch",
+          ballot.KeyPaperBatch, ORGANISERS, "One clerk's keying of a batch of paper ballots",
+          scope=MEETING),
+    Route("POST", MEETING_PATH + "/close", "ballot", "close_voting", ballot.MeetingRef,
+          ORGANISERS, "Close voting; results follow", scope=MEETING),
+    Route("POST", MEETING_PATH + "/void", "ballot", "void_meeting", ballot.VoidMeeting, ADMIN,
+          "Void a meeting, which must be re-run"),
+    Route("POST", MEETING_PATH + "/ballots", "ballot", "cast_ballot", ballot.CastBallot,
+          ANYONE, "Cast a ballot with a token: answers a tracking code", limit=CAST),
+    Route("GET", MEETING_PATH + "/receipts/<code>", "ballot", "check_receipt",
+          ballot.CheckReceipt, ANYONE, "Whether a tracking code is in the ballot box"),
+    Route("GET", MEETING_PATH + "/ballots", "ballot", "meeting_ballots", ballot.MeetingRef,
+          READERS, "The ballots as cast, once voting has closed"),
+    Route("GET", "/api/ballot/log", "ballot", "read_log", ballot.ReadLog, READERS,
+          "The ballot log after a position, ballots sealed", can_refuse=False),
+    # -- tally -----------------------------------------------------------------------
+    Route("GET", MEETING_PATH + "/board", "tally", "board", tally.MeetingRef, ANYONE,
+          "The board: check-ins against quorum, issued, returned"),
+    Route("GET", MEETING_PATH + "/results", "tally", "results", tally.MeetingRef, ANYONE,
+          "A meeting's results, from its close on"),
+    Route("GET", CAMPAIGN_PATH + "/grades", "tally", "grades", tally.CampaignRef, STAFF,
+          "The 双评 grades of a campaign", can_refuse=False),
+    Route("GET", CAMPAIGN_PATH + "/summary", "tally", "summary", tally.CampaignRef, STAFF,
+          "A campaign's district summary"),
+    # -- notify ----------------------------------------------------------------------
+    Route("POST", "/api/webhooks", "notify", "subscribe_webhook", notify.SubscribeWebhook,
+          ADMIN, "Subscribe a webhook to public events", can_refuse=False),
+    Route("GET", "/api/webhooks", "notify", "webhook_subscriptions", gateway.NoInput, READERS,
+          "Every live webhook subscription", takes_payload=False, can_refuse=False),
+    Route("POST", "/api/webhooks/<subscription_id>/unsubscribe", "notify",
+          "unsubscribe_webhook", notify.SubscriptionRef, ADMIN, "End a webhook subscription"),
+    Route("GET", "/api/webhook-deliveries", "notify", "webhook_deliveries",
+          notify.DeliveryQuery, READERS, "Webhook deliveries", can_refuse=False),
+    Route("GET", "/api/webhook-attempts", "notify", "webhook_attempts", notify.AttemptQuery,
+          READERS, "Every webhook delivery attempt", can_refuse=False),
+    Route("POST", "/api/webhook-deliveries/<delivery_id>/redeliver", "notify", "redeliver",
+          notify.DeliveryRef, ADMIN, "Put a dead letter back in its queue"),
+    Route("POST", "/api/community-contacts", "notify", "set_community_contacts",
+          notify.SetCommunityContacts, ORGANISERS, "Who receives a community's e-mails",
+          scope=COMMUNITY, can_refuse=False),
+    Route("GET", "/api/emails", "notify", "emails", notify.EmailQuery, READERS,
+          "E-mails sent or pending", can_refuse=False),
+    Route("POST", "/api/announcements", "notify", "publish_announcement",
+          notify.PublishAnnouncement, ORGANISERS, "Publish on the board (公示)",
+          scope=COMMUNITY),
+    Route("POST", "/api/announcements/<announcement_id>/withdraw", "notify",
+          "withdraw_announcement", notify.WithdrawAnnouncement, ADMIN,
+          "Withdraw an announcement"),
+    Route("GET", "/api/announcements", "notify", "announcements", notify.BoardQuery, ANYONE,
+          "The announcement board, newest first", can_refuse=False),
+    *(
+        Route("GET", f"/api/{service}/feed", service, "public_feed", FeedRequest, READERS,
+              f"The {service} log's public events after a position", can_refuse=False)
+        for service in SERVICES
+    ),
+)
+# fmt: on

@@ -1,0 +1,35 @@
+"""What the gateway's own endpoints accept; every other route uses its service's schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from qunping.core.schemas import StrictSchema
+from services.gateway.auth import ORGANISER, ROLES
+
+USERNAME = validate.Regexp(r"^[A-Za-z0-9_.-]{3,40}$")
+
+
+class LoginInput(StrictSchema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class CreateAccount(StrictSchema):
+    username = fields.String(required=True, validate=USERNAME)
+    password = fields.String(required=True, validate=validate.Length(min=10, max=200))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    community = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 100))
+
+    @validates_schema
+    def organisers_have_a_community(self, data: dict[str, Any], **_: Any) -> None:
+        if (data["role"] == ORGANISER) != (data.get("community") is not None):
+            raise ValidationError(
+                "an organiser has a community; the other roles have none", "community"
+            )
+
+
+class NoInput(StrictSchema):
+    """A request that takes nothing: any field is unknown."""

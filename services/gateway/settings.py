@@ -1,0 +1,63 @@
+"""The gateway's configuration: the environment, overridden by the nameko config (as in tests)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import fields, validate
+
+from qunping.core.schemas import StrictSchema, load
+
+DEFAULTS: dict[str, str] = {
+    "QUNPING_SESSION_MINUTES": "480",
+    "QUNPING_LOGIN_LIMIT_PER_MINUTE": "10",
+    # A meeting room shares one Wi-Fi address: the cast limit counts a whole room at once.
+    "QUNPING_CAST_LIMIT_PER_MINUTE": "1200",
+    "QUNPING_MAX_BODY_BYTES": "262144",
+    "QUNPING_PUBLIC_URL": "",
+}
+
+
+class GatewaySettingsSchema(StrictSchema):
+    QUNPING_SESSION_MINUTES = fields.Integer(required=True, validate=validate.Range(1, 10_080))
+    QUNPING_LOGIN_LIMIT_PER_MINUTE = fields.Integer(
+        required=True, validate=validate.Range(1, 10_000)
+    )
+    QUNPING_CAST_LIMIT_PER_MINUTE = fields.Integer(
+        required=True, validate=validate.Range(1, 1_000_000)
+    )
+    QUNPING_MAX_BODY_BYTES = fields.Integer(
+        required=True, validate=validate.Range(1024, 64 * 1024 * 1024)
+    )
+    QUNPING_PUBLIC_URL = fields.String(
+        required=True, validate=validate.Regexp(r"^(https?://[^\s/]+(/[^\s]*)?)?$")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    session_minutes: int
+    login_limit_per_minute: int
+    cast_limit_per_minute: int
+    max_body_bytes: int
+    public_url: str
+    """The address voters' phones reach the gateway at (printed in slips' QR codes); empty:
+    the address the organiser's own request came in on."""
+
+
+def gateway_settings(
+    config: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> GatewaySettings:
+    environ = os.environ if environ is None else environ
+    raw = {key: config.get(key, environ.get(key, default)) for key, default in DEFAULTS.items()}
+    values = load(GatewaySettingsSchema(), {key: str(value) for key, value in raw.items()})
+    return GatewaySettings(
+        session_minutes=values["QUNPING_SESSION_MINUTES"],
+        login_limit_per_minute=values["QUNPING_LOGIN_LIMIT_PER_MINUTE"],
+        cast_limit_per_minute=values["QUNPING_CAST_LIMIT_PER_MINUTE"],
+        max_body_bytes=values["QUNPING_MAX_BODY_BYTES"],
+        public_url=values["QUNPING_PUBLIC_URL"].rstrip("/"),
+    )

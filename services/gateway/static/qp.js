@@ -1,0 +1,177 @@
+// qunping's pages: forms post JSON to the API; no framework, no build step.
+"use strict";
+
+const csrf = () => (document.querySelector('meta[name="csrf"]') || {}).content || "";
+
+async function api(method, url, body) {
+  const headers = { "X-CSRF-Token": csrf() };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(url, {
+    method, headers, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const answer = await response.json().catch(() => ({}));
+  return { ok: response.ok, status: response.status, answer };
+}
+
+function describe(answer) {
+  if (answer.errors) {
+    return Object.entries(answer.errors).map(([field, messages]) => `${field}: ${JSON.stringify(messages)}`).join("; ");
+  }
+  return answer.error || "error";
+}
+
+function offset() {
+  const minutes = -new Date().getTimezoneOffset();
+  const sign = minutes >= 0 ? "+" : "-";
+  const abs = Math.abs(minutes);
+  return `${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
+}
+
+const converters = {
+  int: (value) => (/^-?\d+$/.test(value.trim()) ? parseInt(value, 10) : value),
+  datetime: (value) => (value.length === 16 ? `${value}:00${offset()}` : value),
+  list: (value) => value.split(",").map((part) => part.trim()).filter(Boolean),
+  subjects: (value) => value.split("\n").map((line) => line.trim()).filter(Boolean).map((line) => {
+    const [kind, ...name] = line.split(/\s+/);
+    return name.length ? { kind, name: name.join(" ") } : { kind };
+  }),
+  // "3 committee-1 社区服务 满意; committee-1 卫生 基本满意" per line
+  paper: (value) => value.split("\n").map((line) => line.trim()).filter(Boolean).map((line) => {
+    const [first, ...rest] = line.split(";");
+    const [slip, ...mark] = first.trim().split(/\s+/);
+    const marks = [mark.join(" "), ...rest].map((part) => part.trim().split(/\s+/)).filter((part) => part.length === 3)
+      .map(([subject, dimension, markValue]) => ({ subject, dimension, value: markValue }));
+    return { slip: converters.int(slip), marks };
+  }),
+};
+
+function formPayload(form) {
+  const payload = {};
+  for (const element of form.elements) {
+    if (!element.name || element.type === "submit") continue;
+    const convert = converters[element.dataset.type];
+    payload[element.name] = convert ? convert(element.value) : element.value;
+  }
+  return payload;
+}
+
+function wireApiForm(form) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const errors = form.querySelector(".errors");
+    if (errors) errors.textContent = "";
+    const { ok, answer } = await api(form.dataset.method || "POST", form.dataset.api, formPayload(form));
+    if (!ok) {
+      if (errors) errors.textContent = describe(answer);
+      return;
+    }
+    if (form.dataset.next) {
+      window.location = form.dataset.next.replace(/\{(\w+)\}/g, (_, key) => encodeURIComponent(answer[key]));
+    } else if ("stay" in form.dataset) {
+      form.reset();
+      const saved = form.querySelector(".saved");
+      if (saved) saved.hidden = false;
+      const counter = form.dataset.count && document.querySelector(form.dataset.count);
+      if (counter && answer.checked_in !== undefined) counter.textContent = answer.checked_in;
+      const first = form.querySelector("input:not([type=hidden])");
+      if (first) first.focus();
+    } else {
+      window.location.reload();
+    }
+  });
+}
+
+function wireBallot(form) {
+  const token = form.querySelector("#token");
+  const fromHash = new URLSearchParams(window.location.hash.slice(1)).get("token");
+  if (fromHash) token.value = fromHash;
+  const choose = form.querySelector("#choose");
+  const confirm = form.querySelector("#confirm");
+  const errors = form.querySelector(".errors");
+  const marks = () => [...form.querySelectorAll("input[type=radio]:checked")].map((radio) => ({
+    subject: radio.dataset.subject, dimension: radio.dataset.dimension, value: radio.value,
+  }));
+  form.querySelector("#to-confirm").addEventListener("click", () => {
+    if (!token.reportValidity()) return;
+    const list = form.querySelector("#summary");
+    list.textContent = "";
+    const groups = new Map();
+    for (const radio of form.querySelectorAll("input[type=radio]")) groups.set(radio.name, radio.dataset.label);
+    for (const [name, label] of groups) {
+      const checked = form.querySelector(`input[type=radio][name="${CSS.escape(name)}"]:checked`);
+      const item = document.createElement("li");
+      item.textContent = `${label}: ${checked ? checked.value : list.dataset.notRated}`;
+      list.appendChild(item);
+    }
+    choose.hidden = true;
+    confirm.hidden = false;
+    window.scrollTo(0, 0);
+  });
+  form.querySelector("#back").addEventListener("click", () => { confirm.hidden = true; choose.hidden = false; });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    errors.textContent = "";
+    const { ok, answer } = await api("POST", `/api/meetings/${form.dataset.meeting}/ballots`,
+      { token: token.value.trim(), marks: marks() });
+    if (!ok) { errors.textContent = describe(answer); return; }
+    form.hidden = true;
+    // The token is spent: drop it from the address bar and the page.
+    history.replaceState(null, "", window.location.pathname);
+    token.value = "";
+    const receipt = document.querySelector("#receipt");
+    receipt.querySelector("#receipt-code").textContent = answer.receipt;
+    receipt.hidden = false;
+  });
+}
+
+function wireReceiptCheck(form) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const code = form.elements.code.value.trim();
+    const out = form.querySelector(".answer");
+    const errors = form.querySelector(".errors");
+    errors.textContent = "";
+    const { ok, answer } = await api("GET", `/api/meetings/${form.dataset.meeting}/receipts/${encodeURIComponent(code)}`);
+    if (!ok) { errors.textContent = describe(answer); return; }
+    out.textContent = answer.in_ballot_box ? out.dataset.yes : out.dataset.no;
+    out.hidden = false;
+  });
+}
+
+function wireBoard(board) {
+  const meeting = board.dataset.meeting;
+  const labels = JSON.parse(document.querySelector("#phase").dataset.labels);
+  const poll = async () => {
+    const { ok, answer } = await api("GET", `/api/meetings/${meeting}/board`);
+    if (ok) {
+      for (const key of ["checked_in", "quorum", "issued", "returned"]) {
+        const element = document.getElementById(key);
+        if (element && answer[key] !== undefined && answer[key] !== null) element.textContent = answer[key];
+      }
+      document.querySelector("#phase").textContent = labels[answer.phase] || answer.phase;
+      const note = document.querySelector("#board-note");
+      if (note) note.textContent = answer.phase === "open" ? note.dataset.open : note.dataset.waiting;
+      if (answer.phase === "closed" && !document.querySelector("#results")) {
+        const results = await api("GET", `/api/meetings/${meeting}/results`);
+        if (results.ok) { window.location.reload(); return; }
+      }
+    }
+    setTimeout(poll, 1500);
+  };
+  setTimeout(poll, 1500);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("form[data-api]").forEach(wireApiForm);
+  document.querySelectorAll("[data-print]").forEach((button) => button.addEventListener("click", () => window.print()));
+  document.querySelectorAll("a[data-keep-hash]").forEach((link) => link.addEventListener("click", () => {
+    link.href += window.location.hash;
+  }));
+  const ballot = document.querySelector("#ballot");
+  if (ballot) wireBallot(ballot);
+  const receipt = document.querySelector("#check-receipt");
+  if (receipt) wireReceiptCheck(receipt);
+  const board = document.querySelector("#board");
+  if (board) wireBoard(board);
+});

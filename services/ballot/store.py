@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from qunping.core.envelope import NewEvent, RecordedEvent
-from qunping.core.errors import ConcurrencyError, NotFound
+from qunping.core.errors import ConcurrencyError, NotFound, Refused
 from qunping.core.eventlog import EventLog, StreamWrite
 from services.ballot.domain import Campaign, Meeting
 from services.ballot.events import upcasters
@@ -38,11 +38,13 @@ class BallotStore:
             raise NotFound(f"campaign {campaign_id}")
         return campaign
 
-    def meeting(self, meeting_id: str) -> Meeting:
-        fresh = self._meetings.get(meeting_id) or Meeting(meeting_id)
+    def meeting(self, meeting_id: str, *, from_log: bool = False) -> Meeting:
+        """The warm meeting, brought up to what this process knows of the log; `from_log`
+        reads every stream from the log itself instead (nothing taken from memory)."""
+        fresh = (None if from_log else self._meetings.get(meeting_id)) or Meeting(meeting_id)
         for stream in fresh.streams():
             held = fresh.versions.get(stream, 0)
-            if self.log.known_version(stream) != held:
+            if from_log or self.log.known_version(stream) != held:
                 fresh.apply_all(self.read_stream(stream, after_version=held))
         if not fresh.exists:
             raise NotFound(f"meeting {meeting_id}")
@@ -88,12 +90,23 @@ class BallotStore:
         return recorded
 
     def decide(self, meeting_id: str, decision: Callable[[Meeting], T]) -> T:
-        """Load, decide and append; decide again if another process moved a stream first."""
+        """Load, decide and append; decide again if another process moved a stream first.
+
+        A refusal is checked once against the log itself before it is answered: the warm
+        meeting only knows what this process has seen, and another replica (a rolling
+        update runs two) may have opened voting or issued tokens since. An acceptance needs
+        no such check, since the append's version check refuses a stale one.
+        """
         with self.deciding(meeting_id):
+            from_log = False
             for _ in range(RETRIES):
-                meeting = self.meeting(meeting_id)
+                meeting = self.meeting(meeting_id, from_log=from_log)
                 try:
                     return decision(meeting)
                 except ConcurrencyError:
                     self._meetings.pop(meeting_id, None)
+                except Refused:
+                    if from_log:
+                        raise
+                    from_log = True
             raise ConcurrencyError(f"meeting-{meeting_id}", None, -1)

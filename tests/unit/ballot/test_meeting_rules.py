@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from qunping.core.errors import InvalidInput, Refused
+from qunping.core.eventlog import EventLog
 from qunping.core.memory_eventlog import InMemoryEventLog
 from services.ballot import domain
 from services.ballot.domain import NOT_VALID, Meeting
@@ -26,8 +27,8 @@ DETAILS = {
 class Scene:
     """A campaign and one scheduled meeting on an in-memory ballot log."""
 
-    def __init__(self, **policy: Any) -> None:
-        self.log = InMemoryEventLog("ballot", payload_schemas=payloads)
+    def __init__(self, log: EventLog | None = None, **policy: Any) -> None:
+        self.log = log or InMemoryEventLog("ballot", payload_schemas=payloads)
         self.store = BallotStore(self.log)
         created = domain.create_campaign("吉州区", 2011, "第一批", merged_with_defaults(policy))
         self.log.append(f"campaign-{created.data['campaign_id']}", [created], 0)

@@ -123,6 +123,7 @@ def _stack_processes(
         "MONGO_URI": mongo_uri,
         "QUNPING_DB_PREFIX": prefix,
         "QUNPING_LOG_LEVEL": "WARNING",
+        "QUNPING_PLEDGE_QUORUM": str(PLEDGE_QUORUM),
         **settings,
     }
     log_dir.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from nameko.exceptions import UnknownService
 from openpyxl import Workbook
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.exceptions import NotFound as NoSuchPath
@@ -137,6 +138,9 @@ class Pages:
             return page.render("error.html", 404, message=str(error))
         except QunpingError as error:
             return page.render("error.html", error.status, message=str(error))
+        except UnknownService as error:
+            # e.g. the audit service, which a deployment may leave out.
+            return page.render("error.html", 503, message=f"{error} is not running")
         return response
 
 

@@ -20,13 +20,23 @@ $(INSTALLED): requirements.lock requirements-checkov.lock pyproject.toml
 
 install: $(INSTALLED)
 
+# The browser tests drive Debian's Chromium (playwright never downloads a browser).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then \
+	  apt-get update && apt-get install -y chromium; \
+	else \
+	  echo "The browser tests need Chromium at $(CHROMIUM): run 'sudo apt-get install -y chromium' (Debian)"; \
+	  exit 1; \
+	fi
+
 ## run: install, bring up RabbitMQ and MongoDB, run every service (Ctrl-C stops them)
 run: $(INSTALLED)
 	$(BIN)/qunping infra up
 	$(BIN)/qunping run
 
 ## test: install, bring up RabbitMQ, then ruff, mypy, the import contract and every test
-test: $(INSTALLED)
+test: $(INSTALLED) $(CHROMIUM)
 	$(BIN)/qunping infra up --only rabbitmq
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .

@@ -7,6 +7,7 @@ qunping contract generate         docs/events/*.json and docs/asyncapi.yaml
 qunping notify ...                webhook dead letters and attempts (over RPC)
 qunping pledge export ...         the year-end assessment of a district's pledges (over RPC)
 qunping audit ...                 verify, replay, export, notice (straight from MongoDB)
+qunping gateway create-account    an account of the web gateway (straight to its database)
 """
 
 # nameko runs on eventlet: patch the standard library before anything opens a socket.
@@ -32,10 +33,11 @@ from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
 from qunping import infra, launcher, sample  # noqa: E402
 from qunping.core.config import settings_from  # noqa: E402
-from qunping.core.errors import InvalidInput, NotFound  # noqa: E402
+from qunping.core.errors import InvalidInput, NotFound, Refused  # noqa: E402
 
 if TYPE_CHECKING:
     from services.audit.sources import Sources
+    from services.gateway.auth import Accounts
 
 
 @click.group()
@@ -96,6 +98,7 @@ def run(no_sample: bool) -> None:
     marker = infra.home(os.environ) / "sample-campaign"
 
     def started() -> None:
+        _print_gateway_login(environment)
         if no_sample:
             return
         settings = settings_from({**os.environ, **environment})
@@ -110,6 +113,16 @@ def run(no_sample: bool) -> None:
         click.echo("Running; Ctrl-C stops every service.")
 
     sys.exit(launcher.run_all(environment, log_dir, on_started=started))
+
+
+def _print_gateway_login(environment: dict[str, str]) -> None:
+    from services.gateway.local_admin import LOCAL_ADMIN, ensure_local_admin
+
+    environ = {**os.environ, **environment}
+    password_file = ensure_local_admin(_gateway_accounts(environ), infra.home(environ))
+    port = int(environ.get("QUNPING_HTTP_PORT", "8000")) + list(launcher.SERVICES).index("gateway")
+    click.echo(f"Web gateway: http://127.0.0.1:{port}/  (log in as {LOCAL_ADMIN}, "
+               f"password in {password_file})")  # fmt: skip
 
 
 def _print_summary(cluster: Any, campaign_id: str) -> None:
@@ -375,3 +388,44 @@ def main() -> None:
     # py-amqp warns of every frame it drops on a closing channel: noise for an operator.
     logging.getLogger("amqp").setLevel(logging.ERROR)
     cli()
+
+
+@cli.group("gateway")
+def gateway_group() -> None:
+    """The web gateway's accounts (its database at MONGO_URI)."""
+
+
+def _gateway_accounts(environ: dict[str, str]) -> "Accounts":
+    from qunping.core.dependencies import service_database
+    from services.gateway.auth import Accounts
+    from services.gateway.settings import gateway_settings
+
+    try:
+        settings = settings_from(environ)
+    except InvalidInput as error:
+        raise click.ClickException(f"bad configuration: {error.messages}") from None
+    _, database = service_database(settings.nameko_config(), "gateway")
+    return Accounts(database, gateway_settings({}, environ).session_minutes)
+
+
+@gateway_group.command("create-account")
+@click.option("--role", required=True, help="district_admin, organiser, assessor or auditor.")
+@click.option("--username", required=True)
+@click.option("--community", help="An organiser's community (the other roles have none).")
+@click.option("--password", help="Asked for (not echoed) when not given.")
+def gateway_create_account(
+    role: str, username: str, community: str | None, password: str | None
+) -> None:
+    """An account of the web gateway, checked as the API checks one."""
+    from services.gateway.local_admin import create_account
+
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    request = {"username": username, "password": password, "role": role, "community": community}
+    try:
+        create_account(_gateway_accounts(dict(os.environ)), request)
+    except InvalidInput as error:
+        raise click.ClickException(json.dumps(error.messages, ensure_ascii=False)) from None
+    except Refused as error:
+        raise click.ClickException(error.reason) from None
+    click.echo(f"created {role} {username}" + (f" of {community}" if community else ""))

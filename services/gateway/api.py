@@ -26,7 +26,7 @@ from qunping.core.errors import InvalidInput, NotFound, QunpingError, Refused
 from qunping.core.schemas import load
 from services.gateway.auth import ORGANISER, Accounts, Principal
 from services.gateway.ratelimit import RateLimiter
-from services.gateway.routes import COMMUNITY, DISTRICT, MEETING, ROUTES, Route
+from services.gateway.routes import COMMUNITY, DISTRICT, MEETING, PLEDGE, ROUTES, UNIT, Route
 from services.gateway.settings import GatewaySettings
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,13 @@ logger = logging.getLogger(__name__)
 SESSION_COOKIE = "qp_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-MEETING_CACHE_SIZE = 10_000
+COMMUNITY_CACHE_SIZE = 10_000
+OWNER_LOOKUPS = {
+    MEETING: ("meeting_id", "ballot", "meeting_status"),
+    UNIT: ("unit_id", "pledge", "get_unit"),
+    PLEDGE: ("pledge_id", "pledge", "pledge_detail"),
+}
+"""Per scope: the field naming the thing, and the RPC answering its `community`."""
 
 RpcCall = Callable[[str, str, Any], Any]
 """Calls `service.method(payload)` over RPC (payload None: the method takes none)."""
@@ -133,7 +139,7 @@ class Api:
             [Rule(route.path, methods=[route.method], endpoint=route) for route in ROUTES],
             strict_slashes=False,
         )
-        self._communities: dict[str, str] = {}
+        self._communities: dict[tuple[str, str], str] = {}
 
     def handle(self, request: Request, call: RpcCall) -> Response:
         try:
@@ -206,23 +212,23 @@ class Api:
             return
         if route.scope == COMMUNITY:
             community = loaded["community"]
-        elif route.scope == MEETING:
-            community = self.community_of(loaded["meeting_id"], call)
+        elif route.scope in OWNER_LOOKUPS:
+            community = self.community_of(route.scope, loaded, call)
         else:
             raise ValueError(f"route {route.name} has an unknown scope {route.scope!r}")
         if not principal.may_act_for(community):
             raise Forbidden(f"an organiser of {principal.community} may not act for {community}")
 
-    def community_of(self, meeting_id: str, call: RpcCall) -> str:
-        """A meeting's community never changes, so it is asked once per process."""
-        community = self._communities.get(meeting_id)
+    def community_of(self, scope: str, loaded: Mapping[str, Any], call: RpcCall) -> str:
+        """A meeting's, unit's or letter's community never changes: asked once per process."""
+        field, service, rpc = OWNER_LOOKUPS[scope]
+        key = (scope, loaded[field])
+        community = self._communities.get(key)
         if community is None:
-            community = str(
-                call("ballot", "meeting_status", {"meeting_id": meeting_id})["community"]
-            )
-            if len(self._communities) >= MEETING_CACHE_SIZE:
+            community = str(call(service, rpc, {field: loaded[field]})["community"])
+            if len(self._communities) >= COMMUNITY_CACHE_SIZE:
                 self._communities.clear()
-            self._communities[meeting_id] = community
+            self._communities[key] = community
         return community
 
     def refusal(self, error: QunpingError) -> Response:

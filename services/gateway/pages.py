@@ -8,14 +8,17 @@ token slips (the tokens exist in clear only in that one answer, never stored her
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from nameko.exceptions import UnknownService
 from openpyxl import Workbook
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.exceptions import NotFound as NoSuchPath
@@ -26,7 +29,7 @@ from werkzeug.wrappers import Request, Response
 from qunping.core.errors import NotFound, QunpingError
 from services.ballot.domain import CATEGORIES
 from services.gateway.api import SESSION_COOKIE, Api, RpcCall
-from services.gateway.auth import DISTRICT_ADMIN, ORGANISER, Principal
+from services.gateway.auth import AUDITOR, DISTRICT_ADMIN, ORGANISER, Principal
 from services.gateway.catalogue import CATALOGUE, LANGUAGES, ZH
 from services.gateway.qr import qr_svg
 
@@ -34,7 +37,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 LANG_COOKIE = "qp_lang"
 ROLE_HOMES = {"district_admin": "/desk", "organiser": "/desk", "assessor": "/district",
-              "auditor": "/district"}  # fmt: skip
+              "auditor": "/audit"}  # fmt: skip
 SECURITY_HEADERS = {
     # Every asset is the gateway's own: no CDN, no inline script.
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
@@ -106,6 +109,12 @@ class Pages:
             "/desk/meetings/<meeting_id>/slips": ("POST", slips),
             "/district": ("GET", district),
             "/district/<campaign_id>/grades.<any(csv, xlsx):format>": ("GET", grades_file),
+            "/district/pledge-export.<any(csv, xlsx):format>": ("GET", pledge_export_file),
+            "/desk/pledges": ("GET", pledges_desk),
+            "/desk/pledges/<pledge_id>": ("GET", pledge_desk),
+            "/audit": ("GET", audit),
+            "/audit/bundle.zip": ("GET", audit_bundle),
+            "/audit/notice/<meeting_id>": ("GET", audit_notice),
             "/docs": ("GET", api_docs),
             "/static/<name>": ("GET", static),
         }
@@ -129,6 +138,9 @@ class Pages:
             return page.render("error.html", 404, message=str(error))
         except QunpingError as error:
             return page.render("error.html", error.status, message=str(error))
+        except UnknownService as error:
+            # e.g. the audit service, which a deployment may leave out.
+            return page.render("error.html", 503, message=f"{error} is not running")
         return response
 
 
@@ -341,10 +353,117 @@ def grades_file(page: Page) -> Response:
     data = io.BytesIO()
     workbook.save(data)
     return Response(
-        data.getvalue(),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": disposition},
+        data.getvalue(), content_type=XLSX_TYPE, headers={"Content-Disposition": disposition}
     )
+
+
+def pledge_export_file(page: Page) -> Response:
+    """年终考核: the pledge service's year-end file, as a download."""
+    if page.staff(DISTRICT_ADMIN, AUDITOR) is None:
+        return page.to_login()
+    year = page.request.args.get("year", "")
+    exported = page.call(
+        "pledge",
+        "export",
+        {
+            "district": page.request.args.get("district", ""),
+            "year": int(year) if year.isdigit() else year,
+            "format": arg(page, "format"),
+        },
+    )
+    return download(
+        base64.b64decode(exported["content_base64"]),
+        exported["file_name"],
+        "text/csv; charset=utf-8" if arg(page, "format") == "csv" else XLSX_TYPE,
+    )
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def download(content: bytes, file_name: str, content_type: str) -> Response:
+    return Response(
+        content,
+        content_type=content_type,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(file_name)}"},
+    )
+
+
+def pledges_desk(page: Page) -> Response:
+    """双诺: register units, draft letters; the organiser sees their own community only."""
+    principal = page.staff(DISTRICT_ADMIN, ORGANISER)
+    if principal is None:
+        return page.to_login()
+    where = {"community": principal.community} if principal.role == ORGANISER else {}
+    units = page.call("pledge", "list_units", where)["units"]
+    pledges = page.call("pledge", "list_pledges", where)["pledges"]
+    overdue = page.call("pledge", "overdue_items", where)["items"]
+    return page.render("pledges.html", units=units, pledges=pledges, overdue=overdue)
+
+
+def pledge_desk(page: Page) -> Response:
+    """One letter: both sides sign, each reports on its items, the evaluation starts."""
+    principal = page.staff(DISTRICT_ADMIN, ORGANISER)
+    if principal is None:
+        return page.to_login()
+    pledge = page.call("pledge", "pledge_detail", {"pledge_id": arg(page, "pledge_id")})
+    if not principal.may_act_for(pledge["community"]):
+        return page.render("error.html", 403, message="403")
+    return page.render("pledge.html", pledge=pledge, latest=pledge["versions"][-1])
+
+
+def audit(page: Page) -> Response:
+    """The auditor's page: verify and replay run on request (both only read the logs)."""
+    if page.staff(DISTRICT_ADMIN, AUDITOR) is None:
+        return page.to_login()
+    run = page.request.args.get("run")
+    verified = page.call("audit", "verify", {}) if run == "verify" else None
+    replayed = None
+    if run == "replay":
+        meeting_id = page.request.args.get("meeting_id")
+        replayed = page.call("audit", "replay", {"meeting_id": meeting_id} if meeting_id else {})
+    campaigns = page.call("ballot", "list_campaigns", {})["campaigns"]
+    meetings = [
+        {**meeting, "campaign": campaign}
+        for campaign in campaigns
+        for meeting in page.call(
+            "ballot", "list_meetings", {"campaign_id": campaign["campaign_id"]}
+        )["meetings"]
+    ]
+    return page.render(
+        "audit.html",
+        verified=verified,
+        replayed=replayed,
+        campaigns=campaigns,
+        meetings=meetings,
+    )
+
+
+def audit_bundle(page: Page) -> Response:
+    """A meeting's or campaign's bundle and its standalone verifier, in one zip."""
+    if page.staff(DISTRICT_ADMIN, AUDITOR) is None:
+        return page.to_login()
+    scope = {key: value for key, value in page.request.args.items() if value}
+    exported = page.call("audit", "export_bundle", scope)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("bundle.jsonl", exported["bundle"])
+        bundle.writestr("verify_bundle.py", exported["verifier"])
+    name = "-".join(scope.values()) or "bundle"
+    return download(archive.getvalue(), f"bundle-{name}.zip", "application/zip")
+
+
+NOTICE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+"""The audit service's 公示 carries its own inline style and SVG, and no script at all."""
+
+
+def audit_notice(page: Page) -> Response:
+    if page.staff(DISTRICT_ADMIN, AUDITOR) is None:
+        return page.to_login()
+    html = page.call("audit", "notice", {"meeting_id": arg(page, "meeting_id")})["html"]
+    response = Response(html, content_type="text/html; charset=utf-8")
+    response.headers.update({**SECURITY_HEADERS, "Content-Security-Policy": NOTICE_POLICY})
+    return response
 
 
 def api_docs(page: Page) -> Response:

@@ -14,20 +14,25 @@ from dataclasses import dataclass
 from marshmallow import Schema
 
 from qunping.core.feed import FeedRequest
+from services.audit import schemas as audit
 from services.ballot import schemas as ballot
 from services.gateway import schemas as gateway
 from services.gateway.auth import ASSESSOR, AUDITOR, DISTRICT_ADMIN, ORGANISER
 from services.notify import schemas as notify
+from services.pledge import schemas as pledge
 from services.tally import service as tally
 
-SERVICES = ("ballot", "tally", "notify")
+SERVICES = ("ballot", "tally", "notify", "pledge", "audit")
 """The services the gateway calls over RPC; `gateway` routes are answered in the gateway."""
+LOGS = ("ballot", "tally", "notify", "pledge")
+"""The services whose logs have a public feed."""
 
 ANYONE: frozenset[str] = frozenset()
 ADMIN = frozenset({DISTRICT_ADMIN})
 ORGANISERS = frozenset({DISTRICT_ADMIN, ORGANISER})
 ASSESSORS = frozenset({DISTRICT_ADMIN, ASSESSOR})
 READERS = frozenset({DISTRICT_ADMIN, AUDITOR})
+PLEDGE_READERS = frozenset({DISTRICT_ADMIN, ORGANISER, AUDITOR})
 STAFF = frozenset({DISTRICT_ADMIN, ORGANISER, ASSESSOR, AUDITOR})
 
 DISTRICT = "district"
@@ -36,6 +41,10 @@ MEETING = "meeting"
 """Scope: the community of the meeting named by `meeting_id`."""
 COMMUNITY = "community"
 """Scope: the community named by the `community` field."""
+UNIT = "unit"
+"""Scope: the community of the resident unit named by `unit_id`."""
+PLEDGE = "pledge"
+"""Scope: the community of the pledge letter named by `pledge_id`."""
 
 LOGIN = "login"
 CAST = "cast"
@@ -68,6 +77,8 @@ class Route:
 
 MEETING_PATH = "/api/meetings/<meeting_id>"
 CAMPAIGN_PATH = "/api/campaigns/<campaign_id>"
+UNIT_PATH = "/api/units/<unit_id>"
+PLEDGE_PATH = "/api/pledges/<pledge_id>"
 
 # One row per line reads as a table; the formatter would stack every argument.
 # fmt: off
@@ -161,10 +172,52 @@ ROUTES: tuple[Route, ...] = (
           "Withdraw an announcement"),
     Route("GET", "/api/announcements", "notify", "announcements", notify.BoardQuery, ANYONE,
           "The announcement board, newest first", can_refuse=False),
+    # -- pledge: 双诺双述双评 -------------------------------------------------------------
+    Route("POST", "/api/units", "pledge", "register_unit", pledge.RegisterUnit, ORGANISERS,
+          "Register a resident unit (驻区单位) of a community", scope=COMMUNITY),
+    Route("GET", "/api/units", "pledge", "list_units", pledge.ListUnits, PLEDGE_READERS,
+          "Resident units (an organiser names their community)", scope=COMMUNITY,
+          can_refuse=False),
+    Route("GET", UNIT_PATH, "pledge", "get_unit", pledge.UnitRef, PLEDGE_READERS,
+          "A resident unit", scope=UNIT),
+    Route("POST", "/api/pledges", "pledge", "draft_pledge", pledge.DraftPledge, ORGANISERS,
+          "Draft a pledge letter (承诺书) with its items", scope=UNIT),
+    Route("GET", "/api/pledges", "pledge", "list_pledges", pledge.ListPledges, PLEDGE_READERS,
+          "Pledge letters (an organiser names their community)", scope=COMMUNITY,
+          can_refuse=False),
+    Route("GET", "/api/overdue-items", "pledge", "overdue_items", pledge.ListOverdue,
+          PLEDGE_READERS, "Items overdue without a report", scope=COMMUNITY, can_refuse=False),
+    Route("GET", PLEDGE_PATH, "pledge", "pledge_detail", pledge.PledgeRef, PLEDGE_READERS,
+          "A letter: versions, signatures, reports, evaluation", scope=PLEDGE),
+    Route("POST", PLEDGE_PATH + "/amendments", "pledge", "amend_pledge", pledge.AmendPledge,
+          ORGANISERS, "Amend a letter: a new version, signed again", scope=PLEDGE),
+    Route("POST", PLEDGE_PATH + "/signatures", "pledge", "sign_pledge", pledge.SignPledge,
+          ORGANISERS, "One side signs the latest version", scope=PLEDGE),
+    Route("POST", PLEDGE_PATH + "/reports", "pledge", "report_item", pledge.ReportItem,
+          ORGANISERS, "A side reports on its item (述诺)", scope=PLEDGE),
+    Route("POST", PLEDGE_PATH + "/corrections", "pledge", "correct_report", pledge.ReportItem,
+          ORGANISERS, "Replace a report; the first stays in the log", scope=PLEDGE),
+    Route("POST", PLEDGE_PATH + "/evaluation", "pledge", "start_evaluation",
+          pledge.StartEvaluation, ORGANISERS, "Start the evaluation (评诺): a ballot meeting",
+          scope=PLEDGE),
+    Route("POST", PLEDGE_PATH + "/evaluation/rerun", "pledge", "rerun_evaluation",
+          pledge.RerunEvaluation, ORGANISERS, "Re-run an evaluation whose meeting was voided",
+          scope=PLEDGE),
+    Route("GET", "/api/pledge-export", "pledge", "export", pledge.Export, READERS,
+          "The year-end assessment file (年终考核), CSV or XLSX in base64"),
+    # -- audit (read-only) -------------------------------------------------------------
+    Route("POST", "/api/audit/verify", "audit", "verify", audit.NoArguments, READERS,
+          "Verify every log's chain against outside anchors"),
+    Route("POST", "/api/audit/replay", "audit", "replay", audit.Replay, READERS,
+          "Replay the ballot log into a scratch database and compare"),
+    Route("GET", "/api/audit/bundle", "audit", "export_bundle", audit.ExportBundle, READERS,
+          "A meeting's or campaign's bundle and its standalone verifier"),
+    Route("GET", "/api/audit/notice", "audit", "notice", audit.MeetingRef, READERS,
+          "The printable 公示 notice as HTML"),
     *(
         Route("GET", f"/api/{service}/feed", service, "public_feed", FeedRequest, READERS,
               f"The {service} log's public events after a position", can_refuse=False)
-        for service in SERVICES
+        for service in LOGS
     ),
 )
 # fmt: on

@@ -29,6 +29,8 @@ class GatewayService(HealthEndpoints):
     ballot = RpcProxy("ballot")
     tally = RpcProxy("tally")
     notify = RpcProxy("notify")
+    pledge = RpcProxy("pledge")
+    audit = RpcProxy("audit")
 
     def _call(self, service: str, method: str, payload: Any) -> Any:
         remote = getattr(getattr(self, service), method)

@@ -36,6 +36,10 @@ const converters = {
     const [kind, ...name] = line.split(/\s+/);
     return name.length ? { kind, name: name.join(" ") } : { kind };
   }),
+  // "community | 开放社区活动室 | 每月 4 次 | 2026-12-10" per line
+  items: (value) => value.split("\n").map((line) => line.split("|").map((part) => part.trim()))
+    .filter((parts) => parts.some(Boolean))
+    .map(([side, title, target, due_date]) => ({ side, title, target, due_date })),
   // "3 committee-1 社区服务 满意; committee-1 卫生 基本满意" per line
   paper: (value) => value.split("\n").map((line) => line.trim()).filter(Boolean).map((line) => {
     const [first, ...rest] = line.split(";");
@@ -51,7 +55,11 @@ function formPayload(form) {
   for (const element of form.elements) {
     if (!element.name || element.type === "submit") continue;
     const convert = converters[element.dataset.type];
-    payload[element.name] = convert ? convert(element.value) : element.value;
+    const value = convert ? convert(element.value) : element.value;
+    // data-group gathers fields into one nested object, e.g. a unit's contact.
+    const group = element.dataset.group;
+    if (group) (payload[group] = payload[group] || {})[element.name] = value;
+    else payload[element.name] = value;
   }
   return payload;
 }

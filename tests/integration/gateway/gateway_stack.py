@@ -1,4 +1,4 @@
-"""The gateway with ballot, tally and notify, running for real in this process."""
+"""The gateway with ballot, tally, notify, pledge and audit, running for real."""
 
 from __future__ import annotations
 
@@ -18,13 +18,17 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from qunping import infra
+from services.audit.service import AuditService
 from services.ballot.service import BallotService
 from services.gateway.auth import Accounts
 from services.gateway.service import GatewayService
 from services.notify.service import NotifyService
+from services.pledge.service import PledgeService
 from services.tally.service import TallyService
 
 PASSWORD = "correct horse battery"
+PLEDGE_QUORUM = 3
+"""Representatives a pledge evaluation meeting needs: few, to keep the tests fast."""
 
 
 @dataclass
@@ -57,7 +61,8 @@ def start_stack(
     mongo_client: MongoClient[dict[str, Any]],
     **settings: Any,
 ) -> Stack:
-    for service in (BallotService, TallyService, NotifyService):
+    config = {**config, "QUNPING_PLEDGE_QUORUM": str(PLEDGE_QUORUM)}
+    for service in (BallotService, TallyService, NotifyService, PledgeService, AuditService):
         container_factory(service, config).start()
     port = infra.free_port()
     gateway = container_factory(
@@ -97,8 +102,9 @@ def stack_processes(
     log_dir: Path,
     **settings: str,
 ) -> Iterator[Stack]:
-    """ballot, tally, notify and the gateway, each a `qunping service` process, in a
-    RabbitMQ vhost of their own: their queues outlive them, and must meet no other test."""
+    """ballot, tally, notify, pledge, audit and the gateway, each a `qunping service`
+    process, in a RabbitMQ vhost of their own: their queues outlive them, and must meet no
+    other test."""
     with infra.private_vhost(amqp_uri, "qunping_gateway") as vhost_uri:
         yield from _stack_processes(vhost_uri, mongo_uri, mongo_client, log_dir, settings)
 
@@ -117,10 +123,12 @@ def _stack_processes(
         "MONGO_URI": mongo_uri,
         "QUNPING_DB_PREFIX": prefix,
         "QUNPING_LOG_LEVEL": "WARNING",
+        "QUNPING_PLEDGE_QUORUM": str(PLEDGE_QUORUM),
         **settings,
     }
     log_dir.mkdir(parents=True, exist_ok=True)
-    ports = {name: infra.free_port() for name in ("ballot", "tally", "notify", "gateway")}
+    names = ("ballot", "tally", "notify", "pledge", "audit", "gateway")
+    ports = {name: infra.free_port() for name in names}
     processes = []
     for name, port in ports.items():
         with (log_dir / f"{name}.log").open("ab") as log:

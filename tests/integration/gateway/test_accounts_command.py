@@ -1,0 +1,103 @@
+"""`qunping gateway create-account` and the local admin `qunping run` creates, against the
+real MongoDB wire server."""
+
+from __future__ import annotations
+
+import stat
+import uuid
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+from pymongo import MongoClient
+
+from qunping.cli import cli
+from services.gateway.auth import Accounts
+from services.gateway.local_admin import LOCAL_ADMIN, ensure_local_admin
+
+PASSWORD = "correct horse battery"
+
+
+def environment(mongo_uri: str) -> dict[str, str]:
+    return {"MONGO_URI": mongo_uri, "QUNPING_DB_PREFIX": f"t{uuid.uuid4().hex[:8]}_"}
+
+
+def accounts_of(client: MongoClient[dict[str, Any]], env: dict[str, str]) -> Accounts:
+    return Accounts(client[f"{env['QUNPING_DB_PREFIX']}gateway"], 60)
+
+
+def test_create_account_makes_an_organiser_who_can_log_in(
+    mongo_uri: str, mongo_client: MongoClient[dict[str, Any]]
+) -> None:
+    env = environment(mongo_uri)
+    arguments = ["gateway", "create-account", "--role", "organiser", "--username", "wang",
+                 "--community", "光明社区", "--password", PASSWORD]  # fmt: skip
+    result = CliRunner().invoke(cli, arguments, env=env)
+    assert result.exit_code == 0, result.output
+    login = accounts_of(mongo_client, env).login("wang", PASSWORD)
+    assert login is not None
+    assert (login.principal.role, login.principal.community) == ("organiser", "光明社区")
+    again = CliRunner().invoke(cli, arguments, env=env)
+    assert again.exit_code == 1
+    assert "exists" in again.output
+
+
+def test_create_account_asks_for_the_password_when_none_is_given(
+    mongo_uri: str, mongo_client: MongoClient[dict[str, Any]]
+) -> None:
+    env = environment(mongo_uri)
+    result = CliRunner().invoke(
+        cli,
+        ["gateway", "create-account", "--role", "auditor", "--username", "auditor-li"],
+        env=env,
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output
+    assert accounts_of(mongo_client, env).login("auditor-li", PASSWORD) is not None
+
+
+def test_create_account_refuses_bad_input_per_field_and_writes_nothing(
+    mongo_uri: str, mongo_client: MongoClient[dict[str, Any]]
+) -> None:
+    env = environment(mongo_uri)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "gateway",
+            "create-account",
+            "--role",
+            "mayor",
+            "--username",
+            "x y",
+            "--password",
+            "short",
+        ],
+        env=env,
+    )
+    assert result.exit_code == 1
+    for field in ("role", "username", "password"):
+        assert field in result.output
+    organiser = CliRunner().invoke(
+        cli,
+        ["gateway", "create-account", "--role", "organiser", "--username", "zhao",
+         "--password", PASSWORD],
+        env=env,
+    )  # fmt: skip
+    assert organiser.exit_code == 1
+    assert "community" in organiser.output
+    assert accounts_of(mongo_client, env).list() == []
+
+
+def test_the_local_admin_is_created_once_with_a_password_only_its_user_can_read(
+    mongo_uri: str, mongo_client: MongoClient[dict[str, Any]], tmp_path: Path
+) -> None:
+    accounts = accounts_of(mongo_client, environment(mongo_uri))
+    password_file = ensure_local_admin(accounts, tmp_path / "home")
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    password = password_file.read_text().strip()
+    login = accounts.login(LOCAL_ADMIN, password)
+    assert login is not None and login.principal.role == "district_admin"
+    assert ensure_local_admin(accounts, tmp_path / "home") == password_file
+    assert password_file.read_text().strip() == password
+    assert [account["username"] for account in accounts.list()] == [LOCAL_ADMIN]

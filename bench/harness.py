@@ -84,7 +84,9 @@ def mongo_server() -> Iterator[str]:
         return
     port = infra.free_port()
     with tempfile.TemporaryDirectory(prefix="qunping-bench-") as scratch:
-        process = infra.start_secantus(port, Path(scratch) / "data", Path(scratch) / "mongodb.log")
+        process = infra.start_secantus(
+            port, Path(scratch) / "data", Path(scratch) / "mongodb.log", outlive_starter=False
+        )
         uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
         try:
             infra._wait_for(lambda: infra.mongo_reachable(uri, 500) is None, 60, uri)

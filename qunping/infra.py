@@ -220,13 +220,27 @@ def secantus_executable() -> str:
     return found
 
 
-def start_secantus(port: int, data_dir: Path, log_file: Path) -> subprocess.Popen[bytes]:
-    """Start `secantusd-py` detached from this process; it syncs every commit to disk."""
+def _dies_with_starter() -> list[str]:
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
+
+
+def start_secantus(
+    port: int, data_dir: Path, log_file: Path, *, outlive_starter: bool = True
+) -> subprocess.Popen[bytes]:
+    """Start `secantusd-py`; it syncs every commit to disk.
+
+    `infra up` leaves it running on its own (`outlive_starter`); a test run or a benchmark
+    that owns a server passes False, so a run killed before its clean-up (a CI timeout, a
+    kill -9) leaves no server behind, still taking CPU and a port: util-linux's `setpriv`
+    asks the kernel to send it SIGTERM when its starter dies (Linux only).
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as output:
         return subprocess.Popen(
             [
+                *([] if outlive_starter else _dies_with_starter()),
                 secantus_executable(),
                 "--host",
                 "127.0.0.1",

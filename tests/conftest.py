@@ -42,7 +42,10 @@ class MongoServer:
 
     def start(self) -> None:
         self.process = infra.start_secantus(
-            self.port, self.data_dir, self.data_dir.parent / "mongodb.log"
+            self.port,
+            self.data_dir,
+            self.data_dir.parent / "mongodb.log",
+            outlive_starter=False,
         )
         infra._wait_for(lambda: infra.mongo_reachable(self.uri, 500) is None, 60, self.uri)
 
@@ -118,11 +121,16 @@ def nameko_config(
 
 
 @pytest.fixture
-def container_factory(container_factory: Any, amqp_uri: str) -> Iterator[Any]:
-    """nameko's factory, with two changes for running several services in one process:
+def container_factory(
+    nameko_config: dict[str, Any], container_factory: Any, amqp_uri: str
+) -> Iterator[Any]:
+    """nameko's factory, with three changes for running several services in one process:
     each container gets a web server port of its own (health endpoints) unless the test
-    chose one, and the queues its services declared are deleted after the test, so no
-    message of this test's logs reaches the next test's services in the shared vhost."""
+    chose one; its containers are killed before `nameko_config` drops the test's databases
+    (requested first, so torn down last: SecantusDB never answers a `dropDatabase` while a
+    killed-too-late service still holds a session on it); and the queues its services
+    declared are deleted once they are dead, so no message of this test's logs reaches the
+    next test's services in the shared vhost, and no live consumer declares them again."""
     containers: list[Any] = []
 
     def make(service_cls: type, config: dict[str, Any]) -> Any:
@@ -134,6 +142,8 @@ def container_factory(container_factory: Any, amqp_uri: str) -> Iterator[Any]:
         return container
 
     yield make
+    for container in containers:
+        container.kill()
     queues = {"notify.public"}
     for container in containers:
         queues.add(f"rpc-{container.service_name}")

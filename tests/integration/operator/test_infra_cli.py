@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from pymongo import MongoClient
@@ -59,3 +60,38 @@ def test_infra_up_is_idempotent_and_mongodb_data_survives_a_restart(
     finally:
         qunping("infra", "down", env=env)
     assert (tmp_path / "home" / "mongo-data").is_dir()
+
+
+def test_a_server_a_test_run_owns_stops_when_the_run_is_killed(tmp_path: Path) -> None:
+    starter = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from qunping import infra; "
+            "p = infra.start_secantus(infra.free_port(), Path(sys.argv[1]) / 'data', "
+            "Path(sys.argv[1]) / 'mongodb.log', outlive_starter=False); "
+            "print(p.pid, flush=True); time.sleep(600)",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert starter.stdout is not None
+    server_pid = int(starter.stdout.readline())
+    assert Path(f"/proc/{server_pid}").exists()
+
+    starter.kill()  # as CI's timeout or an operator's kill -9 would
+    starter.wait()
+
+    deadline = time.monotonic() + 30
+    while _running(server_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running(server_pid), "the server outlived the run that owned it"
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (the orphan is reaped by init once it exits)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False

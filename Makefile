@@ -56,6 +56,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -m bench.eventlog
 	$(BIN)/python -m bench.services
 	$(BIN)/python -m bench.audit
+	$(BIN)/python -m bench.gateway
 
 infra-up: $(INSTALLED)
 	$(BIN)/qunping infra up

@@ -52,23 +52,33 @@ MARKS = [
 
 
 @contextmanager
-def services(amqp_uri: str, mongo_uri: str) -> Iterator[Any]:
-    """ballot and tally as processes of their own, as in production; an RPC proxy to them."""
-    env = {**os.environ, "AMQP_URI": amqp_uri, "MONGO_URI": mongo_uri, "QUNPING_DB_PREFIX": PREFIX}
+def services(
+    amqp_uri: str, mongo_uri: str, names: tuple[str, ...] = ("ballot", "tally"), **settings: str
+) -> Iterator[tuple[Any, dict[str, int]]]:
+    """The named services as processes of their own, as in production: an RPC proxy to
+    them, and the HTTP port each listens on."""
+    env = {
+        **os.environ,
+        "AMQP_URI": amqp_uri,
+        "MONGO_URI": mongo_uri,
+        "QUNPING_DB_PREFIX": PREFIX,
+        **settings,
+    }
+    ports = {name: infra.free_port() for name in names}
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "qunping", "service", name],
-            env=env,
+            env={**env, "QUNPING_HTTP_PORT": str(port)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for name in ("ballot", "tally")
+        for name, port in ports.items()
     ]
     try:
         config = settings_from(env).nameko_config()
         with ClusterRpcProxy(config, timeout=120) as cluster:
-            launcher.wait_until_answering(cluster)
-            yield cluster
+            launcher.wait_until_answering(cluster, services=names)
+            yield cluster, ports
     finally:
         for process in processes:
             process.terminate()
@@ -107,6 +117,18 @@ def open_meeting(ballot: Any, tokens: int) -> tuple[str, list[str]]:
     return meeting_id, issued
 
 
+def cast_all(cluster: Any, meeting_id: str, tokens: list[str], in_flight: int) -> None:
+    """Cast one ballot per token over RPC, `in_flight` at a time."""
+    pending: list[Any] = []
+    for token in tokens:
+        payload = {"meeting_id": meeting_id, "token": token, "marks": MARKS}
+        pending.append(cluster.ballot.cast_ballot.call_async(payload))
+        if len(pending) >= in_flight:
+            pending.pop(0).result()
+    for reply in pending:
+        reply.result()
+
+
 def cast_round(
     cluster: Any, db: Database[dict[str, Any]], casts: int, in_flight: int
 ) -> tuple[float, float]:
@@ -120,14 +142,7 @@ def cast_round(
             log.append("meeting-1", [NewEvent("BallotCast", {"marks": MARKS})], n)
 
     def cast_chunk(k: int) -> None:
-        pending: list[Any] = []
-        for token in tokens[k * chunk : (k + 1) * chunk]:
-            payload = {"meeting_id": meeting_id, "token": token, "marks": MARKS}
-            pending.append(cluster.ballot.cast_ballot.call_async(payload))
-            if len(pending) >= in_flight:
-                pending.pop(0).result()
-        for reply in pending:
-            reply.result()
+        cast_all(cluster, meeting_id, tokens[k * chunk : (k + 1) * chunk], in_flight)
 
     return interleaved(casts // chunk, chunk, appends, cast_chunk)
 
@@ -316,7 +331,7 @@ def main() -> None:
         client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
         # Latency first: SecantusDB slows as it fills, and this figure has no baseline
         # measured alongside it to cancel that out.
-        with services(amqp_uri, mongo_uri) as cluster:
+        with services(amqp_uri, mongo_uri) as (cluster, _):
             latency = cast_to_board(cluster, client)
             throughput = cast_throughput(cluster, client, args.casts)
         rebuilt = rebuild(client, args.meetings)

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +33,16 @@ PROBES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def wait_until_answering(cluster: Any, seconds: float = 60) -> None:
-    """Services just started: wait until each has its RPC queue and answers."""
+def wait_until_answering(
+    cluster: Any, seconds: float = 60, services: Collection[str] = tuple(PROBES)
+) -> None:
+    """Services just started: wait until each (of `services`) has its RPC queue and answers."""
     from nameko.exceptions import UnknownService
 
     deadline = time.monotonic() + seconds
     for service, (method, payload) in PROBES.items():
+        if service not in services:
+            continue
         while True:
             try:
                 getattr(cluster[service], method)(payload)

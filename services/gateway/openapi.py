@@ -15,7 +15,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
 from services.gateway.api import SAFE_METHODS
-from services.gateway.routes import ROUTES, Route
+from services.gateway.routes import LOGIN, ROUTES, Route
 
 PATH_PARAMETER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 
@@ -57,6 +57,8 @@ def statuses(route: Route) -> list[int]:
     answered = [400, 503]
     if not route.is_public:
         answered += [401, 403]
+    elif route.limit == LOGIN:
+        answered.append(401)  # a wrong username or password
     if route.can_refuse or PATH_PARAMETER.search(route.path):
         answered += [404, 409]
     if route.method not in SAFE_METHODS:

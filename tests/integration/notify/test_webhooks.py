@@ -107,7 +107,15 @@ def test_failed_deliveries_are_retried_with_growing_delays_and_every_attempt_is_
     assert [a["status_code"] for a in attempts] == [503, 503, 204]
     assert [a["attempt"] for a in attempts] == [1, 2, 3]
     assert len({r.headers["Qunping-Delivery"] for r in receiver.requests}) == 1
-    [delivery] = notify.webhook_deliveries({"subscription_id": subscription_id})
+    # The attempt is logged before the delivery's own record is marked: wait for both.
+    [delivery] = wait_until(
+        lambda: [
+            d
+            for d in notify.webhook_deliveries({"subscription_id": subscription_id})
+            if d["status"] == "delivered"
+        ],
+        what="the delivery marked delivered",
+    )
     assert (delivery["status"], delivery["attempts"]) == ("delivered", 3)
 
 

@@ -222,7 +222,7 @@ def secantus_executable() -> str:
 
 def _dies_with_starter() -> list[str]:
     setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
+    return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
 
 
 def start_secantus(
@@ -233,7 +233,8 @@ def start_secantus(
     `infra up` leaves it running on its own (`outlive_starter`); a test run or a benchmark
     that owns a server passes False, so a run killed before its clean-up (a CI timeout, a
     kill -9) leaves no server behind, still taking CPU and a port: util-linux's `setpriv`
-    asks the kernel to send it SIGTERM when its starter dies (Linux only).
+    asks the kernel to kill it when its starter dies (Linux only; SIGKILL, since a
+    server stuck on a hung session does not act on SIGTERM, and its data is scratch).
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     log_file.parent.mkdir(parents=True, exist_ok=True)

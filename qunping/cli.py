@@ -32,7 +32,7 @@ import click  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
 from qunping import infra, launcher, sample  # noqa: E402
-from qunping.core.config import settings_from  # noqa: E402
+from qunping.core.config import Settings, settings_from  # noqa: E402
 from qunping.core.errors import InvalidInput, NotFound, Refused  # noqa: E402
 
 if TYPE_CHECKING:
@@ -161,7 +161,7 @@ def _print_summary(cluster: Any, campaign_id: str) -> None:
 @click.argument("campaign_id")
 def show(what: str, campaign_id: str) -> None:
     """A campaign's district summary or 双评 grades, from the running tally, as JSON."""
-    settings = settings_from({**os.environ, **infra.effective_environment(os.environ)})
+    settings = _operator_settings()
     with ClusterRpcProxy(settings.nameko_config(), timeout=30) as cluster:
         answer = getattr(cluster.tally, what)({"campaign_id": campaign_id})
     click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
@@ -209,13 +209,19 @@ def _call_notify(method: str, payload: dict[str, Any]) -> Any:
     return _call("notify", method, payload)
 
 
+def _operator_settings() -> Settings:
+    """What an operator's command talks to: the environment, else what `infra up` runs
+    locally (so `QUNPING_MONGO_PORT` and `QUNPING_HOME` mean the same as for `run`)."""
+    try:
+        return settings_from({**os.environ, **infra.effective_environment(os.environ)})
+    except InvalidInput as error:
+        raise click.ClickException(f"bad configuration: {error.messages}") from None
+
+
 def _call(service_name: str, method: str, payload: dict[str, Any]) -> Any:
     from nameko.standalone.rpc import ClusterRpcProxy
 
-    try:
-        settings = settings_from(os.environ)
-    except InvalidInput as error:
-        raise click.ClickException(f"bad configuration: {error.messages}") from None
+    settings = _operator_settings()
     with ClusterRpcProxy(settings.nameko_config()) as cluster:
         try:
             return getattr(cluster[service_name], method)(payload)
@@ -285,10 +291,7 @@ def _audit_sources() -> "Sources":
 
     from services.audit.sources import Sources
 
-    try:
-        settings = settings_from(os.environ)
-    except InvalidInput as error:
-        raise click.ClickException(f"bad configuration: {error.messages}") from None
+    settings = _operator_settings()
     return Sources(MongoClient(settings.mongo_uri, tz_aware=True), settings.db_prefix)
 
 

@@ -12,7 +12,7 @@ from nameko.rpc import rpc
 
 from qunping.core.dependencies import EventLogDependency
 from qunping.core.envelope import RecordedEvent, to_cloudevent
-from qunping.core.errors import NotFound, Refused
+from qunping.core.errors import Refused
 from qunping.core.feed import public_feed
 from qunping.core.health import HealthEndpoints
 from qunping.core.schemas import StrictSchema, load
@@ -68,12 +68,7 @@ class BallotService(HealthEndpoints):
     def list_campaigns(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Every campaign of the log, oldest first: what the gateway's pages choose from."""
         load(StrictSchema(), payload)
-        campaigns = [
-            {key: event.data[key] for key in ("campaign_id", "district", "year", "batch")}
-            for event in self.store.log.read_all()
-            if event.type == "CampaignCreated"
-        ]
-        return {"campaigns": campaigns}
+        return {"campaigns": list(self.store.directory().campaigns.values())}
 
     @rpc
     def get_campaign(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -287,11 +282,6 @@ class BallotService(HealthEndpoints):
     def list_meetings(self, payload: dict[str, Any]) -> dict[str, Any]:
         campaign_id = load(schemas.CampaignRef(), payload)["campaign_id"]
         self.store.campaign(campaign_id)
-        meetings = []
-        for event in self.store.log.read_all():
-            if event.type == "MeetingScheduled" and event.data["campaign_id"] == campaign_id:
-                try:
-                    meetings.append(self.store.meeting(event.data["meeting_id"]).status())
-                except NotFound:
-                    continue
+        scheduled = self.store.directory().meetings.get(campaign_id, [])
+        meetings = [self.store.meeting(meeting_id).status() for meeting_id in scheduled]
         return {"campaign_id": campaign_id, "meetings": meetings}

@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from qunping.core.envelope import NewEvent, RecordedEvent
 from qunping.core.errors import ConcurrencyError, NotFound, Refused
@@ -23,12 +24,39 @@ T = TypeVar("T")
 RETRIES = 20
 
 
+@dataclass
+class Directory:
+    """Which campaigns exist and which meetings each schedules, in log order."""
+
+    campaigns: dict[str, dict[str, Any]] = field(default_factory=dict)
+    meetings: dict[str, list[str]] = field(default_factory=dict)
+    position: int = 0
+
+
 class BallotStore:
     def __init__(self, log: EventLog) -> None:
         self.log = log
         self._meetings: dict[str, Meeting] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._directory = Directory()
+        self._directory_lock = threading.Lock()
+
+    def directory(self) -> Directory:
+        """Kept up by reading only what the log gained since the last call (every process
+        reads what the others appended), so listing never rescans the ballots."""
+        with self._directory_lock:
+            known = self._directory
+            for event in self.log.read_all(after_position=known.position):
+                if event.type == "CampaignCreated":
+                    known.campaigns[event.data["campaign_id"]] = {
+                        key: event.data[key] for key in ("campaign_id", "district", "year", "batch")
+                    }
+                elif event.type == "MeetingScheduled":
+                    meetings = known.meetings.setdefault(event.data["campaign_id"], [])
+                    meetings.append(event.data["meeting_id"])
+                known.position = event.position
+            return known
 
     def campaign(self, campaign_id: str) -> Campaign:
         campaign = Campaign(campaign_id)

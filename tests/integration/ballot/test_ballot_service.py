@@ -338,3 +338,33 @@ def test_ballots_leave_in_no_order_of_casting_and_tokens_are_stored_in_no_order_
     [issued] = [e["data"] for e in stored if e["type"] == "TokensIssued"]
     assert issued["token_hashes"] == sorted(issued["token_hashes"])
     assert issued["token_hashes"] != [token_hash(issued["salt"], t) for t in tokens]
+
+
+def test_campaigns_and_their_meetings_are_listed_including_ones_scheduled_since(
+    ballot: Any,
+) -> None:
+    first_meeting, _ = meeting_ready(ballot, tokens=1)
+    first = ballot.meeting_status({"meeting_id": first_meeting})["campaign_id"]
+    assert [c["campaign_id"] for c in ballot.list_campaigns({})["campaigns"]] == [first]
+
+    second = ballot.create_campaign({"district": "吉州区", "year": 2012, "batch": "第二批"})
+    later = ballot.schedule_meeting(
+        {
+            "campaign_id": first,
+            "community": "太平桥社区",
+            "street": "古南街道",
+            "starts_at": "2011-10-13T09:00:00+08:00",
+            "place": "社区会议室",
+            "expected_participants": 60,
+            "subjects": SUBJECTS,
+        }
+    )["meeting_id"]
+
+    listed = ballot.list_campaigns({})["campaigns"]
+    assert [(c["campaign_id"], c["year"]) for c in listed] == [
+        (first, 2011),
+        (second["campaign_id"], 2012),
+    ]
+    meetings = ballot.list_meetings({"campaign_id": first})["meetings"]
+    assert [m["meeting_id"] for m in meetings] == [first_meeting, later]
+    assert ballot.list_meetings({"campaign_id": second["campaign_id"]})["meetings"] == []

@@ -1,7 +1,8 @@
 """The audit service: the auditors' tools over RPC, for the web gateway's auditor page.
 
 It reads every service's database directly, as the `qunping audit` commands do, and
-writes only to scratch databases of its own that it drops after each replay.
+writes only to its one scratch database (`{prefix}audit_scratch`), one replay at a time,
+emptied after each; so its MongoDB user needs `read` on the logs and `readWrite` there.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ class AuditSources(DependencyProvider):  # type: ignore[misc]
     def setup(self) -> None:
         config = self.container.config
         self.client: MongoClient[dict[str, Any]] = MongoClient(config["MONGO_URI"], tz_aware=True)
-        self.sources = Sources(self.client, config.get("QUNPING_DB_PREFIX", "qunping_"))
+        self.sources = Sources(
+            self.client, config.get("QUNPING_DB_PREFIX", "qunping_"), shared_scratch=True
+        )
 
     def stop(self) -> None:
         self.client.close()

@@ -18,8 +18,9 @@ from tests.deploy.manifests import (
     validate,
 )
 
-SERVICES = ["ballot", "tally", "pledge", "notify", "gateway"]
+SERVICES = ["ballot", "tally", "pledge", "notify", "audit", "gateway"]
 SINGLE_WRITERS = {"ballot", "tally", "pledge"}
+LOGS = ["ballot", "tally", "notify", "pledge"]
 # Every service is on by default; said again here, the chart is checked whole.
 ALL_SERVICES = {"services": {"pledge": {"enabled": True}, "gateway": {"enabled": True}}}
 EVERYTHING_ON = {"keda": {"enabled": True}, "image": {"digest": DIGEST}, **ALL_SERVICES}
@@ -133,9 +134,15 @@ def test_credentials_come_only_from_secret_references(manifests: list[Manifest])
         }
     [mongodb] = by_kind(manifests, "MongoDBCommunity")
     roles = {user["name"]: user["roles"] for user in mongodb["spec"]["users"]}
+    audit = roles.pop("qunping-audit")
     assert roles == {
-        f"qunping-{name}": [{"name": "readWrite", "db": f"qunping_{name}"}] for name in SERVICES
+        f"qunping-{name}": [{"name": "readWrite", "db": f"qunping_{name}"}]
+        for name in SERVICES
+        if name != "audit"
     }, "each service reads and writes its own database only"
+    assert audit == [{"name": "readWrite", "db": "qunping_audit_scratch"}] + [
+        {"name": "read", "db": f"qunping_{log}"} for log in LOGS
+    ], "the audit reads every log and writes only its scratch database"
 
 
 def test_the_operators_run_three_node_rabbitmq_with_quorum_queues_and_a_three_member_replica_set(
@@ -180,20 +187,22 @@ def test_only_the_gateway_accepts_connections_and_services_reach_only_dns_broker
     ]
 
 
-def test_keda_scales_only_horizontal_consumers_and_single_writers_refuse_a_second_replica() -> None:
+def test_keda_scales_only_horizontal_services_and_the_single_ones_refuse_a_second_replica() -> None:
     scaled = by_kind(render({"keda": {"enabled": True, "services": ["notify"]}}), "ScaledObject")
     assert [item["spec"]["scaleTargetRef"]["name"] for item in scaled] == ["qunping-notify"]
     assert scaled[0]["spec"]["triggers"][0]["metadata"]["queueName"] == "rpc-notify"
 
-    for refused in (
-        {"keda": {"enabled": True, "services": ["ballot"]}},
-        {"services": {"pledge": {"enabled": True, "replicas": 2}}},
+    for refused, reason in (
+        ({"keda": {"enabled": True, "services": ["ballot"]}}, "ballot is single-writer"),
+        ({"keda": {"enabled": True, "services": ["audit"]}}, "audit is singleton"),
+        ({"services": {"pledge": {"enabled": True, "replicas": 2}}}, "owns an event log"),
+        ({"services": {"audit": {"enabled": True, "replicas": 2}}}, "one scratch database"),
     ):
-        with pytest.raises(helm_python.HelmError, match=r"single-writer|owns an event log"):
+        with pytest.raises(helm_python.HelmError, match=reason):
             render(refused)
     rendered = by_kind(render(ALL_SERVICES), "Deployment")
     deployments = {d["metadata"]["name"]: d["spec"] for d in rendered}
-    for name in SINGLE_WRITERS:
+    for name in SINGLE_WRITERS | {"audit"}:
         assert deployments[f"qunping-{name}"]["replicas"] == 1
         assert deployments[f"qunping-{name}"]["strategy"] == {"type": "Recreate"}
 

@@ -3,7 +3,8 @@
 Everything here reads the route table (`routes.py`); no endpoint has code of its own. Every
 refusal has its status in one place (`status_of`): bad input 400 with each field's message,
 no or expired login 401, wrong role or community 403, no such thing 404, a rule forbids it
-now (wrong phase, used token) 409, a body over the limit 413, too many requests 429.
+now (wrong phase, used token) 409, a body over the limit 413, too many requests 429; a
+service failing 502, not there 503, not answering in time 504.
 """
 
 from __future__ import annotations
@@ -254,3 +255,16 @@ class ServiceDown(QunpingError):
 
     def __init__(self, service: str) -> None:
         super().__init__(f"{service} is not answering; try again shortly")
+
+
+class NoAnswer(QunpingError):
+    """The service took the request but did not answer in time (busy, or restarting with
+    the request waiting in its queue): it may still carry it out."""
+
+    status = 504
+
+    def __init__(self, service: str, seconds: int) -> None:
+        super().__init__(
+            f"{service} did not answer within {seconds} s; it may still do what was asked, "
+            "so look before asking again"
+        )

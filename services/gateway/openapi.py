@@ -39,6 +39,7 @@ STATUSES = {
     429: ("too many requests; see Retry-After", "Error"),
     502: ("the service failed", "Error"),
     503: ("the service is not answering", "Error"),
+    504: ("the service did not answer in time; it may still do what was asked", "Error"),
 }
 
 
@@ -66,7 +67,7 @@ def statuses(route: Route) -> list[int]:
     if route.limit:
         answered.append(429)
     if route.service != "gateway":
-        answered.append(502)
+        answered += [502, 504]
     return sorted(answered)
 
 

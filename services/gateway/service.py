@@ -10,11 +10,13 @@ import json
 import logging
 from typing import Any
 
+import eventlet
 from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from qunping.core.health import HealthEndpoints
+from services.gateway.api import NoAnswer
 from services.gateway.dependencies import Gateway, GatewayDependency
 from services.gateway.openapi import openapi_document
 
@@ -34,7 +36,10 @@ class GatewayService(HealthEndpoints):
 
     def _call(self, service: str, method: str, payload: Any) -> Any:
         remote = getattr(getattr(self, service), method)
-        return remote() if payload is None else remote(payload)
+        # nameko's RPC waits for ever; a request must not, nor hold a worker that long.
+        seconds = self.gateway.api.settings.timeout_for(service)
+        with eventlet.Timeout(seconds, NoAnswer(service, seconds)):
+            return remote() if payload is None else remote(payload)
 
     @http("GET,POST", "/api/<path:rest>")
     def api(self, request: Request, rest: str) -> Response:

@@ -18,6 +18,9 @@ DEFAULTS: dict[str, str] = {
     "QUNPING_CAST_LIMIT_PER_MINUTE": "1200",
     "QUNPING_MAX_BODY_BYTES": "262144",
     "QUNPING_PUBLIC_URL": "",
+    "QUNPING_RPC_TIMEOUT_SECONDS": "30",
+    # An audit replay reads a district's whole ballot log: minutes, not seconds.
+    "QUNPING_AUDIT_RPC_TIMEOUT_SECONDS": "600",
 }
 
 
@@ -35,6 +38,10 @@ class GatewaySettingsSchema(StrictSchema):
     QUNPING_PUBLIC_URL = fields.String(
         required=True, validate=validate.Regexp(r"^(https?://[^\s/]+(/[^\s]*)?)?$")
     )
+    QUNPING_RPC_TIMEOUT_SECONDS = fields.Integer(required=True, validate=validate.Range(1, 3600))
+    QUNPING_AUDIT_RPC_TIMEOUT_SECONDS = fields.Integer(
+        required=True, validate=validate.Range(1, 3600)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +53,12 @@ class GatewaySettings:
     public_url: str
     """The address voters' phones reach the gateway at (printed in slips' QR codes); empty:
     the address the organiser's own request came in on."""
+    rpc_timeout_seconds: int
+    audit_rpc_timeout_seconds: int
+
+    def timeout_for(self, service: str) -> int:
+        """How long a request waits for `service` before it is answered 504."""
+        return self.audit_rpc_timeout_seconds if service == "audit" else self.rpc_timeout_seconds
 
 
 def gateway_settings(
@@ -60,4 +73,6 @@ def gateway_settings(
         cast_limit_per_minute=values["QUNPING_CAST_LIMIT_PER_MINUTE"],
         max_body_bytes=values["QUNPING_MAX_BODY_BYTES"],
         public_url=values["QUNPING_PUBLIC_URL"].rstrip("/"),
+        rpc_timeout_seconds=values["QUNPING_RPC_TIMEOUT_SECONDS"],
+        audit_rpc_timeout_seconds=values["QUNPING_AUDIT_RPC_TIMEOUT_SECONDS"],
     )

@@ -20,13 +20,16 @@ $(INSTALLED): requirements.lock requirements-checkov.lock pyproject.toml
 
 install: $(INSTALLED)
 
-# The browser tests drive Debian's Chromium (playwright never downloads a browser).
+# The browser tests drive Debian's Chromium (playwright never downloads a browser), with a
+# CJK font so that the pages' Chinese renders as glyphs, not boxes (a test checks).
 CHROMIUM := /usr/bin/chromium
-$(CHROMIUM):
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+BROWSER_PACKAGES := chromium fonts-noto-cjk
+$(CHROMIUM) $(CJK_FONT):
 	@if [ "$$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then \
-	  apt-get update && apt-get install -y chromium; \
+	  apt-get update && apt-get install -y $(BROWSER_PACKAGES); \
 	else \
-	  echo "The browser tests need Chromium at $(CHROMIUM): run 'sudo apt-get install -y chromium' (Debian)"; \
+	  echo "The browser tests need $@: run 'sudo apt-get install -y $(BROWSER_PACKAGES)' (Debian)"; \
 	  exit 1; \
 	fi
 
@@ -36,7 +39,7 @@ run: $(INSTALLED)
 	$(BIN)/qunping run
 
 ## test: install, bring up RabbitMQ, then ruff, mypy, the import contract and every test
-test: $(INSTALLED) $(CHROMIUM)
+test: $(INSTALLED) $(CHROMIUM) $(CJK_FONT)
 	$(BIN)/qunping infra up --only rabbitmq
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .

@@ -20,10 +20,29 @@ MIN_SCREENSHOT_BYTES = 8_000
 """A blank or near-blank page compresses to far less than this."""
 
 
+GLYPHS_DIFFER = """([first, second]) => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 48;
+    canvas.height = 48;
+    const context = canvas.getContext("2d");
+    context.font = "32px " + getComputedStyle(document.body).fontFamily;
+    const drawn = (character) => {
+        context.clearRect(0, 0, 48, 48);
+        context.fillText(character, 4, 38);
+        return context.getImageData(0, 0, 48, 48).data.join();
+    };
+    return drawn(first) !== drawn(second);
+}"""
+"""Whether two characters draw differently in the page's font: without a font that has
+them, Chromium draws both as the same empty box."""
+
+
 def shot(page: Page, directory: Path, name: str, *expected: str) -> None:
-    """Save a screenshot and check it rendered: expected text on the page, not blank."""
+    """Save a screenshot and check it rendered: expected text on the page, not blank, and
+    Chinese drawn as glyphs rather than boxes."""
     for text in expected:
         expect(page.locator("body")).to_contain_text(text)
+    assert page.evaluate(GLYPHS_DIFFER, ["社", "区"]), "Chinese draws as boxes: no CJK font"
     path = directory / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > MIN_SCREENSHOT_BYTES, f"{name} looks blank"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from services.gateway.auth import DISTRICT_ADMIN
 from tests.integration.gateway.gateway_stack import PASSWORD, Stack
@@ -73,6 +73,26 @@ def vote(browser: Browser, url: str, token: str, n: int) -> str:
     return receipt
 
 
+def log_in(context: BrowserContext, url: str, username: str) -> Page:
+    page = context.new_page()
+    page.goto(f"{url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.card button")
+    return page
+
+
+def cast_again(phone: Page, vote_url: str, token: str) -> str:
+    """Cast with a token already used or after the close: what the voter is told."""
+    phone.goto(vote_url)
+    phone.fill("#token", token)
+    phone.click("#to-confirm")
+    phone.click("#cast")
+    refusal = phone.locator("#ballot .errors")
+    expect(refusal).not_to_be_empty()
+    return refusal.inner_text()
+
+
 def set_up_meeting(page: Page) -> str:
     """The organiser's desk: a campaign, then a meeting with its subjects."""
     campaign = page.locator("form[data-api='/api/campaigns']")
@@ -98,11 +118,7 @@ def test_a_whole_meeting_runs_through_the_pages_with_fifty_phones(
 ) -> None:
     stack.accounts.create("admin", PASSWORD, DISTRICT_ADMIN, None)
     desk = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = desk.new_page()
-    page.goto(f"{stack.url}/login")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.card button")
+    page = log_in(desk, stack.url, "admin")
     expect(page).to_have_url(f"{stack.url}/desk")
 
     meeting_id = set_up_meeting(page)
@@ -139,6 +155,10 @@ def test_a_whole_meeting_runs_through_the_pages_with_fifty_phones(
     phone = browser.new_context(**PHONE).new_page()
     phone.goto(vote_url + "?lang=en")
     shot(phone, screenshots, "voter-page-english", "Secret ballot", "Ballot token")
+    assert cast_again(phone, vote_url + "?lang=en", tokens[0]) == (
+        "This ballot token is not valid: check it. If you already pressed “Cast my ballot”, "
+        "your ballot is in the box."
+    )
 
     expect(projector.locator("#returned")).to_have_text(str(VOTERS), timeout=10_000)
     assert projector.locator("#results").count() == 0
@@ -146,6 +166,10 @@ def test_a_whole_meeting_runs_through_the_pages_with_fifty_phones(
 
     page.locator("#close-voting button").click()
     expect(page.locator("h1")).to_contain_text("已结束")
+    assert (
+        cast_again(phone, vote_url + "?lang=zh", tokens[1])
+        == "现在不能投票：投票尚未开始或已经结束。"
+    )
     expect(projector.locator("#results")).to_be_visible(timeout=15_000)
     shot(projector, screenshots, "board-results", "测评结果", "社区两委班子", "王书记", "满意率")
 

@@ -21,6 +21,16 @@ function describe(answer) {
   return answer.error || "error";
 }
 
+// What a voter is told when a cast is refused, in the page's language (the API's own
+// messages are for programs): the token, the phase, the limit, or no answer at all.
+function castRefusal(messages, status, answer) {
+  if (status === 409) return answer.details && answer.details.phase ? messages.notOpen : messages.notValid;
+  if (status === 400 && answer.errors && answer.errors.token) return messages.malformed;
+  if (status === 429) return messages.tooMany;
+  if (status === 0 || status >= 500) return messages.noAnswer;
+  return describe(answer);
+}
+
 function offset() {
   const minutes = -new Date().getTimezoneOffset();
   const sign = minutes >= 0 ? "+" : "-";
@@ -120,9 +130,15 @@ function wireBallot(form) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     errors.textContent = "";
-    const { ok, answer } = await api("POST", `/api/meetings/${form.dataset.meeting}/ballots`,
-      { token: token.value.trim(), marks: marks() });
-    if (!ok) { errors.textContent = describe(answer); return; }
+    let reply;
+    try {
+      reply = await api("POST", `/api/meetings/${form.dataset.meeting}/ballots`,
+        { token: token.value.trim(), marks: marks() });
+    } catch (lost) {  // the phone lost the network: the ballot may or may not have arrived
+      reply = { ok: false, status: 0, answer: {} };
+    }
+    const { ok, status, answer } = reply;
+    if (!ok) { errors.textContent = castRefusal(errors.dataset, status, answer); return; }
     form.hidden = true;
     // The token is spent: drop it from the address bar and the page.
     history.replaceState(null, "", window.location.pathname);

@@ -36,7 +36,7 @@ class Sources:
         self.prefix = prefix
         self.logs = list(REGISTRIES)
         """Every log that owns facts (a log joins the audit by joining the contract)."""
-        self.shared_scratch = shared_scratch
+        self._shared_scratch = shared_scratch
         self._scratch_lock = threading.Lock()
 
     def database(self, service: str) -> Database[dict[str, Any]]:
@@ -53,7 +53,7 @@ class Sources:
     @contextmanager
     def scratch(self) -> Iterator[Database[dict[str, Any]]]:
         """A database of the audit's own, emptied afterwards whatever happens."""
-        if not self.shared_scratch:
+        if not self._shared_scratch:
             name = f"{self.prefix}{SHARED_SCRATCH}_{uuid.uuid4().hex[:12]}"
             try:
                 yield self.client[name]

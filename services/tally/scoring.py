@@ -1,13 +1,15 @@
 """The formulas of DESIGN.md §3, applied as a meeting's policy says: pure, exact.
 
 Rates are kept as exact fractions (favourable, valid) and shown as percentages rounded
-half-up to two decimals only at the edge, so pooled figures never compound rounding.
+half-up to two decimals only at the edge, so pooled figures never compound rounding. So is
+everything computed from rates: the mass score, the 双评 composite and the mean of community
+rates are `Fraction`s, which no precision setting cuts short.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 
 from services.ballot.judgement import judge
@@ -15,12 +17,18 @@ from services.ballot.judgement import judge
 GRADE_ORDER_BASE = 0
 
 
+def half_up(value: Fraction) -> str:
+    """An exact number shown with two decimals, halves rounded away from zero: "95.94"."""
+    cents = int(abs(value) * 100 + Fraction(1, 2))
+    sign = "-" if value < 0 and cents else ""
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
 def percent(favourable: int, valid: int) -> str | None:
     """`favourable / valid` as a percentage with two decimals, e.g. "95.94"; None if no vote."""
     if valid == 0:
         return None
-    value = Decimal(favourable * 100) / Decimal(valid)
-    return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return half_up(Fraction(favourable * 100, valid))
 
 
 def rate(favourable: int, valid: int) -> dict[str, Any]:
@@ -122,21 +130,21 @@ def headline_of(subject_results: Mapping[str, Any]) -> dict[str, Any]:
     return headline
 
 
-def mass_score(results: Mapping[str, Any]) -> Decimal | None:
+def mass_score(results: Mapping[str, Any]) -> Fraction | None:
     """A community's mass score: its committee's headline rate, as a percentage."""
     for subject in results["subjects"]:
         if subject["kind"] == "committee":
             headline = headline_of(subject)
             if headline["valid"]:
-                return Decimal(headline["favourable"] * 100) / Decimal(headline["valid"])
+                return Fraction(headline["favourable"] * 100, headline["valid"])
     return None
 
 
-def composite_grade(policy: Mapping[str, Any], mass: Decimal, superior: int) -> dict[str, Any]:
+def composite_grade(policy: Mapping[str, Any], mass: Fraction, superior: int) -> dict[str, Any]:
     """The 双评 composite (weights per policy) and the grade band it falls in."""
     composite = (
         mass * policy["composite"]["mass_percent"]
-        + Decimal(superior) * policy["composite"]["superior_percent"]
+        + superior * policy["composite"]["superior_percent"]
     ) / 100
     grade = policy["base_grade"]
     for band in policy["grades"]:
@@ -144,9 +152,9 @@ def composite_grade(policy: Mapping[str, Any], mass: Decimal, superior: int) -> 
             grade = band["grade"]
             break
     return {
-        "mass_score": str(mass.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
+        "mass_score": half_up(mass),
         "superior_score": superior,
-        "composite": str(composite.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
+        "composite": half_up(composite),
         "grade": grade,
     }
 
@@ -223,6 +231,8 @@ def _add(pools: dict[str, list[int]], name: str, figure: Mapping[str, int]) -> N
 
 
 def empty_totals() -> dict[str, Any]:
+    """What the summary keeps per pool; `share_sum`, the sum of community rates in percent,
+    is an exact fraction as text ("8633/6"): a decimal would cut thirds short."""
     return {
         name: {"favourable": 0, "valid": 0, "share_sum": "0", "communities": 0} for name in POOLS
     }
@@ -235,8 +245,9 @@ def fold(totals: dict[str, Any], meeting: Mapping[str, Any], sign: int) -> None:
         total["favourable"] += sign * favourable
         total["valid"] += sign * valid
         if valid:
-            share = Decimal(favourable * 100) / Decimal(valid)
-            total["share_sum"] = str(Decimal(total["share_sum"]) + sign * share)
+            share = Fraction(favourable * 100, valid)
+            # Fraction also reads the decimal text that summaries kept before they were exact.
+            total["share_sum"] = str(Fraction(total["share_sum"]) + sign * share)
             total["communities"] += sign
 
 
@@ -246,8 +257,7 @@ def summary_figures(totals: Mapping[str, Any]) -> dict[str, Any]:
     means: dict[str, str | None] = {}
     for name, total in totals.items():
         if total["communities"]:
-            mean = Decimal(total["share_sum"]) / total["communities"]
-            means[name] = str(mean.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+            means[name] = half_up(Fraction(total["share_sum"]) / total["communities"])
         else:
             means[name] = None
     return {"pooled": pooled, "mean_of_communities": means}

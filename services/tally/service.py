@@ -77,7 +77,8 @@ class TallyService(HealthEndpoints):
         summary = self.tally.database["summaries"].find_one({"_id": campaign_id})
         if summary is None:
             raise NotFound(f"summary of campaign {campaign_id}")
-        return without_id(summary)
+        # `totals` is the running sum the figures are folded from, not a figure to show.
+        return {key: value for key, value in without_id(summary).items() if key != "totals"}
 
     @rpc
     def public_feed(self, payload: dict[str, Any]) -> dict[str, Any]:

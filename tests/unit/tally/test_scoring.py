@@ -1,6 +1,6 @@
 """The tally's formulas against hand-computed cases (DESIGN.md §3)."""
 
-from decimal import Decimal
+from fractions import Fraction
 
 from services.ballot.policy import DEFAULT_POLICY
 from services.tally import scoring
@@ -70,11 +70,11 @@ def test_exactly_one_third_unfit_is_flagged_and_just_under_is_not() -> None:
 
 
 def test_the_composite_weighs_mass_60_and_superior_40_into_grade_bands() -> None:
-    assert scoring.composite_grade(DEFAULT_POLICY, Decimal(95), 85)["composite"] == "91.00"
-    assert scoring.composite_grade(DEFAULT_POLICY, Decimal(95), 85)["grade"] == "示范"
-    assert scoring.composite_grade(DEFAULT_POLICY, Decimal(80), 70)["grade"] == "标准"
-    assert scoring.composite_grade(DEFAULT_POLICY, Decimal(70), 70)["grade"] == "普通"
-    assert scoring.composite_grade(DEFAULT_POLICY, Decimal(90), 90)["grade"] == "示范", (
+    assert scoring.composite_grade(DEFAULT_POLICY, Fraction(95), 85)["composite"] == "91.00"
+    assert scoring.composite_grade(DEFAULT_POLICY, Fraction(95), 85)["grade"] == "示范"
+    assert scoring.composite_grade(DEFAULT_POLICY, Fraction(80), 70)["grade"] == "标准"
+    assert scoring.composite_grade(DEFAULT_POLICY, Fraction(70), 70)["grade"] == "普通"
+    assert scoring.composite_grade(DEFAULT_POLICY, Fraction(90), 90)["grade"] == "示范", (
         "a band's bound is in it"
     )
 
@@ -105,11 +105,47 @@ def test_pooled_rates_sum_favourable_over_valid_with_the_mean_beside_them() -> N
     assert summary["mean_of_communities"]["committees"] == "62.50"
 
 
+def committee_rate(favourable: int, valid: int) -> dict[str, object]:
+    """A meeting's contribution with just its committee's headline rate."""
+    return {"pools": {"committees": [favourable, valid]}, "flagged": []}
+
+
+def test_the_mean_of_community_rates_is_exact_where_decimals_would_round_it_down() -> None:
+    totals = scoring.empty_totals()
+    for _ in range(9):
+        scoring.fold(totals, committee_rate(1, 3), 1)
+    scoring.fold(totals, committee_rate(5, 10000), 1)
+
+    # (9 x 100/3 + 0.05) / 10 is 30.005 exactly: half-up makes it 30.01. Summed in
+    # 28-digit decimals the thirds fall short and it came out 30.00.
+    assert scoring.summary_figures(totals)["mean_of_communities"]["committees"] == "30.01"
+
+
+def test_a_meeting_folded_out_again_leaves_the_totals_exactly_as_they_were() -> None:
+    totals = scoring.empty_totals()
+    scoring.fold(totals, committee_rate(2, 3), 1)
+    scoring.fold(totals, committee_rate(1, 7), 1)
+    scoring.fold(totals, committee_rate(2, 3), -1)
+    scoring.fold(totals, committee_rate(1, 7), -1)
+
+    assert totals == scoring.empty_totals()
+
+
+def test_the_composite_of_a_recurring_mass_score_falls_in_the_band_it_reaches_exactly() -> None:
+    mass = Fraction(1400, 15)  # 14 of 15 satisfied: 93.33...%
+
+    grade = scoring.composite_grade(DEFAULT_POLICY, mass, 85)
+
+    assert (grade["mass_score"], grade["composite"], grade["grade"]) == ("93.33", "90.00", "示范")
+
+
 def test_percentages_round_half_up_only_at_the_edge() -> None:
     assert scoring.percent(4797, 5000) == "95.94"
     assert scoring.percent(1, 8) == "12.50"
     assert scoring.percent(2, 3) == "66.67"
     assert scoring.percent(0, 0) is None
+    assert scoring.half_up(Fraction(-1, 200)) == "-0.01"
+    assert scoring.half_up(Fraction(1, 300)) == "0.00"
 
 
 def test_the_summary_flags_persons_and_communities_under_the_alert_threshold() -> None:

@@ -1,6 +1,7 @@
 """The tally through the real services: ballots in, boards, results, grades and summaries out."""
 
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -48,14 +49,19 @@ def cluster(
         yield Cluster(proxy, tally)
 
 
-def small_meeting(cluster: Cluster) -> tuple[str, str, list[str]]:
-    campaign_id = cluster.ballot.create_campaign(
-        {"district": "吉州区", "year": 2012, "batch": "第二批"}
-    )["campaign_id"]
+def small_meeting(
+    cluster: Cluster, campaign_id: str | None = None, community: str = "光明社区"
+) -> tuple[str, str, list[str]]:
+    campaign_id = (
+        campaign_id
+        or cluster.ballot.create_campaign({"district": "吉州区", "year": 2012, "batch": "第二批"})[
+            "campaign_id"
+        ]
+    )
     meeting_id = cluster.ballot.schedule_meeting(
         {
             "campaign_id": campaign_id,
-            "community": "光明社区",
+            "community": community,
             "street": "古南街道",
             "starts_at": "2012-10-12T09:00:00+08:00",
             "place": "会议室",
@@ -179,3 +185,55 @@ def test_a_meeting_under_the_alert_threshold_raises_a_district_alert(cluster: Cl
     assert (alert.data["meeting_id"], alert.data["community"]) == (meeting_id, "光明社区")
     assert alert.data["headline"] == "满意率低于预警线"
     assert "satisfaction 25.00% < 80%" in alert.data["details"]
+
+
+def test_no_float_and_no_long_decimal_leaves_the_tally(cluster: Cluster) -> None:
+    campaign_id = None
+    meetings = []
+    # Committee rates of 1/3, 1/3 and 2/3: their mean, 44.44...%, has no end in decimals.
+    for community, values in [
+        ("光明社区", ["满意", "不满意", "不满意"]),
+        ("太平桥社区", ["基本满意", "不满意", "不满意"]),
+        ("文山社区", ["满意", "满意", "不满意"]),
+    ]:
+        campaign_id, meeting_id, tokens = small_meeting(cluster, campaign_id, community)
+        for token, value in zip(tokens, values, strict=False):
+            marks = [{"subject": "committee-1", "dimension": "社区服务", "value": value}]
+            cluster.ballot.cast_ballot({"meeting_id": meeting_id, "token": token, "marks": marks})
+        cluster.ballot.close_voting({"meeting_id": meeting_id})
+        cluster.ballot.record_assessment(
+            {"campaign_id": campaign_id, "community": community, "score": 85,
+             "assessor": "区委", "basis": "考评"}
+        )  # fmt: skip
+        meetings.append(meeting_id)
+    assert campaign_id is not None
+    campaign = {"campaign_id": campaign_id}
+    cluster.settled(lambda: len(cluster.tally.grades(campaign)["grades"]) == 3)
+
+    summary = cluster.tally.summary(campaign)
+    answers = {
+        "summary": summary,
+        "grades": cluster.tally.grades(campaign),
+        **{f"results {m}": cluster.tally.results({"meeting_id": m}) for m in meetings},
+    }
+
+    assert summary["mean_of_communities"]["committees"] == "44.44"
+    inexact = [found for name, answer in answers.items() for found in inexact_numbers(answer, name)]
+    assert not inexact, inexact
+
+
+EXACT_DECIMAL = re.compile(r"^-?\d+(\.\d{1,2})?$")
+LOOKS_NUMERIC = re.compile(r"^-?\d+[.,/]\d")
+
+
+def inexact_numbers(value: Any, path: str) -> list[str]:
+    """Floats, and numbers in text with more than two decimals, wherever they are."""
+    if isinstance(value, float):
+        return [f"{path}: float {value!r}"]
+    if isinstance(value, str) and LOOKS_NUMERIC.match(value) and not EXACT_DECIMAL.match(value):
+        return [f"{path}: {value!r}"]
+    if isinstance(value, dict):
+        return [f for key, item in value.items() for f in inexact_numbers(item, f"{path}.{key}")]
+    if isinstance(value, list):
+        return [f for i, item in enumerate(value) for f in inexact_numbers(item, f"{path}[{i}]")]
+    return []

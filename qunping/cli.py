@@ -20,11 +20,11 @@ import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
@@ -32,6 +32,7 @@ import click  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
 from qunping import infra, launcher, sample  # noqa: E402
+from qunping.core import deployment  # noqa: E402
 from qunping.core.config import Settings, settings_from  # noqa: E402
 from qunping.core.errors import InvalidInput, NotFound, Refused  # noqa: E402
 
@@ -63,7 +64,13 @@ def infra_up(only: str | None) -> None:
 
 @infra_group.command("down")
 def infra_down() -> None:
-    """Stop what `infra up` started (never a broker it found running)."""
+    """Stop what `infra up` started (never a broker it found running), and a `qunping run`
+    of this QUNPING_HOME with its services, or the services a run left behind."""
+    previous = launcher.previous_run(infra.home(os.environ))
+    if previous is None:
+        click.echo("services: none running from this QUNPING_HOME")
+    else:
+        launcher.stop_previous(previous, lambda line: click.echo(f"services: {line}"))
     for line in infra.down(os.environ):
         click.echo(line)
 
@@ -73,8 +80,12 @@ def infra_status() -> None:
     """What runs where; exit status 1 if anything is down."""
     components = infra.status(os.environ)
     _print_components(components)
+    home = infra.home(os.environ)
+    previous = launcher.previous_run(home)
+    click.echo(f"services  {previous.describe() if previous else f'none running from {home}'}")
     if not all(component.running for component in components):
         sys.exit(1)
+    click.echo(f"deployment {_deployment_status()}")
 
 
 def _print_components(components: list[infra.Component]) -> None:
@@ -84,35 +95,102 @@ def _print_components(components: list[infra.Component]) -> None:
         click.echo(f"{component.name:<9} {state} {component.uri}  ({owner}; {component.detail})")
 
 
+def _deployment_status() -> str:
+    """Which deployment this QUNPING_HOME's MongoDB holds, and whom its vhost serves."""
+    from kombu.connection import Connection
+
+    settings = _operator_settings()
+    ours = deployment.stored_identity(settings.mongo_uri, settings.db_prefix)
+    with Connection(settings.amqp_uri) as connection:
+        state = deployment.vhost_state(connection, ours)
+    vhost = deployment.vhost_of(settings.amqp_uri)
+    mine = (
+        f"{ours.id} (databases {ours.databases})"
+        if ours
+        else f"none yet (no service has started on databases {settings.db_prefix}*)"
+    )
+    if state.serves is None:
+        return f"{mine}; {vhost} serves no deployment now"
+    if ours is not None and state.serves == ours.id:
+        return f"{mine}; {vhost} serves it ({state.processes} service processes)"
+    return (
+        f"{mine}; {vhost} serves ANOTHER deployment, {state.serves or '(unknown id)'} "
+        f"({state.processes} service processes): services of this one refuse to start there. "
+        "Stop that one, or set AMQP_URI to a vhost of this one's own."
+    )
+
+
+def _say(line: str) -> None:
+    """Print to the terminal, which may be gone (SIGHUP): then say nothing, and go on."""
+    with contextlib.suppress(OSError):
+        click.echo(line)
+
+
 @cli.command("run")
 @click.option("--no-sample", is_flag=True, help="Do not load the sample district.")
 def run(no_sample: bool) -> None:
-    """Run every service locally until Ctrl-C; logs go to .qunping/logs/.
+    """Run every service locally until Ctrl-C (or SIGTERM, SIGHUP); logs go to .qunping/logs/.
 
     The first run loads the sample district (吉州区, first pilot batch) through the services
-    and prints its results, so there is something real to look at at once.
+    and prints its results once the tally has counted them all. A service that dies is
+    started again after a growing delay.
     """
-    environment = infra.effective_environment(os.environ)
-    log_dir = infra.home(os.environ) / "logs"
-    click.echo(f"Starting {', '.join(launcher.SERVICES)}; logs in {log_dir}/")
-    marker = infra.home(os.environ) / "sample-campaign"
+    environment = {**os.environ, **infra.effective_environment(os.environ)}
+    home = infra.home(os.environ)
+    local = launcher.Launcher(environment, home, say=_say)
+    try:
+        _clear_the_way(local, home, environment)
+    except launcher.CannotRun as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Starting {', '.join(launcher.SERVICES)}; logs in {local.log_dir}/")
 
     def started() -> None:
-        _print_gateway_login(environment)
-        if no_sample:
-            return
-        settings = settings_from({**os.environ, **environment})
-        campaign_id = marker.read_text().strip() if marker.exists() else None
-        with ClusterRpcProxy(settings.nameko_config(), timeout=120) as cluster:
-            launcher.wait_until_answering(cluster)
-            if campaign_id is None:
-                click.echo("Loading the sample district through the services (900 ballots)...")
-                campaign_id = sample.load_sample(cluster.ballot, click.echo)["campaign_id"]
-                marker.write_text(campaign_id)
-            _print_summary(cluster, campaign_id)
-        click.echo("Running; Ctrl-C stops every service.")
+        try:
+            _print_gateway_login(environment)
+            if no_sample:
+                return
+            settings = settings_from(environment)
+            with ClusterRpcProxy(settings.nameko_config(), timeout=120) as cluster:
+                launcher.wait_until_answering(cluster, seconds=180)
+                sample.first_run(cluster, home / "sample-campaign", _say)
+        except Exception as error:  # the services run on; say what went wrong
+            _say(f"The sample district could not be shown: {type(error).__name__}: {error}")
+        finally:
+            _say("Running; Ctrl-C stops every service.")
 
-    sys.exit(launcher.run_all(environment, log_dir, on_started=started))
+    sys.exit(local.run(on_started=started))
+
+
+def _clear_the_way(local: launcher.Launcher, home: Path, environment: dict[str, str]) -> None:
+    """Refuse to run beside a running launcher, over taken ports or on a vhost serving
+    another deployment; stop services a previous run left behind."""
+    from kombu.connection import Connection
+
+    previous = launcher.previous_run(home)
+    if previous is not None and previous.launcher is not None:
+        raise launcher.CannotRun(
+            f"already running from {home}: {previous.describe()}. "
+            "Or use another QUNPING_HOME (with its own QUNPING_MONGO_PORT and QUNPING_HTTP_PORT)."
+        )
+    if previous is not None:
+        launcher.stop_previous(previous, _say)
+    taken = launcher.ports_taken(local.slots)
+    if taken:
+        first, count = local.slots[0].port, len(local.slots)
+        raise launcher.CannotRun(
+            "something else listens on "
+            + ", ".join(f"port {slot.port} ({slot.name})" for slot in taken)
+            + f". The services use {count} ports from QUNPING_HTTP_PORT={first}: "
+            f"stop what holds them, or set QUNPING_HTTP_PORT to the first of {count} free ports."
+        )
+    settings = settings_from(environment)
+    ours = deployment.deployment_identity(settings.mongo_uri, settings.db_prefix)
+    with Connection(settings.amqp_uri) as connection:
+        state = deployment.vhost_state(connection, ours)
+    if state.serves not in (None, ours.id):
+        raise launcher.CannotRun(
+            str(deployment.VhostTaken(settings.amqp_uri, ours, state.serves, state.processes))
+        )
 
 
 def _print_gateway_login(environment: dict[str, str]) -> None:
@@ -121,39 +199,8 @@ def _print_gateway_login(environment: dict[str, str]) -> None:
     environ = {**os.environ, **environment}
     password_file = ensure_local_admin(_gateway_accounts(environ), infra.home(environ))
     port = int(environ.get("QUNPING_HTTP_PORT", "8000")) + list(launcher.SERVICES).index("gateway")
-    click.echo(f"Web gateway: http://127.0.0.1:{port}/  (log in as {LOCAL_ADMIN}, "
-               f"password in {password_file})")  # fmt: skip
-
-
-def _print_summary(cluster: Any, campaign_id: str) -> None:
-    for _ in range(120):
-        try:
-            summary = cluster.tally.summary({"campaign_id": campaign_id})
-            if summary["meetings"] and sum(summary["grades"].values()) == summary["meetings"]:
-                break
-        except NotFound:
-            pass
-        time.sleep(0.5)
-    else:
-        click.echo("The tally has not caught up yet; see .qunping/logs/tally.log")
-        return
-    title = f"{summary['district']} {summary['year']} {summary['batch']}"
-    click.echo(f"\n{title}: {summary['meetings']} meetings")
-    labels = {
-        "committees": "满意率 社区两委班子",
-        "secretaries": "满意率 党支部书记",
-        "community_services": "满意率 社区服务",
-        "graduate_excellence": "优秀率 选聘生",
-    }
-    for name, label in labels.items():
-        pooled = summary["pooled"][name]
-        mean = summary["mean_of_communities"][name]
-        counts = f"{pooled['favourable']}/{pooled['valid']}"
-        click.echo(
-            f"  {label:<14} {pooled['percent']:>6}%  ({counts}; mean of communities {mean}%)"
-        )
-    click.echo(f"  grades: {summary['grades']}")
-    click.echo(f"  campaign id {campaign_id}; query with: qunping show summary {campaign_id}\n")
+    _say(f"Web gateway: http://127.0.0.1:{port}/  (log in as {LOCAL_ADMIN}, "
+         f"password in {password_file})")  # fmt: skip
 
 
 @cli.command("show")
@@ -175,7 +222,11 @@ def service(name: str) -> None:
         settings = settings_from(os.environ)
     except InvalidInput as error:
         raise click.ClickException(f"bad configuration: {error.messages}") from None
-    launcher.run_service(name, settings)
+    try:
+        launcher.run_service(name, settings)
+    except deployment.VhostTaken as taken:
+        click.echo(f"{name} refuses to start: {taken}", err=True)
+        sys.exit(launcher.REFUSES_TO_START)
 
 
 @cli.group("contract")

@@ -220,7 +220,8 @@ def secantus_executable() -> str:
     return found
 
 
-def _dies_with_starter() -> list[str]:
+def dies_with_starter() -> list[str]:
+    """A command prefix: the kernel kills the command when the process that started it dies."""
     setpriv = shutil.which("setpriv")
     return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
 
@@ -241,7 +242,7 @@ def start_secantus(
     with log_file.open("ab") as output:
         return subprocess.Popen(
             [
-                *([] if outlive_starter else _dies_with_starter()),
+                *([] if outlive_starter else dies_with_starter()),
                 secantus_executable(),
                 "--host",
                 "127.0.0.1",

@@ -16,9 +16,13 @@ The values are dealt from exact multisets by a seeded shuffle: the same ballots 
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from services.ballot.policy import DEFAULT_POLICY
 
 VOTERS = 60
 SEED = 20111012
@@ -157,3 +161,75 @@ def load_sample(ballot: Any, progress: Callable[[str], None] = lambda _: None) -
         meetings.append(meeting_id)
         progress(f"{community}: {VOTERS} ballots cast, voting closed")
     return {"campaign_id": campaign_id, "meetings": meetings}
+
+
+def first_run(
+    cluster: Any, marker: Path, say: Callable[[str], None], seconds: float = 600
+) -> dict[str, Any] | None:
+    """What `qunping run` does once the services answer: load the sample district the first
+    time (its campaign id kept in `marker`), wait until the tally has counted every meeting
+    and graded every community, and print the district summary. Returns the summary."""
+    campaign_id = marker.read_text().strip() if marker.exists() else None
+    if campaign_id is None:
+        say(f"Loading the sample district through the services ({len(COMMUNITIES) * VOTERS} "
+            "ballots)...")  # fmt: skip
+        campaign_id = load_sample(cluster.ballot, say)["campaign_id"]
+        marker.write_text(campaign_id)
+    summary = counted_summary(cluster.tally, campaign_id, say, seconds)
+    if summary is None:
+        say(f"The tally has not counted every sample meeting after {seconds:g} s; see its log.")
+        return None
+    for line in summary_lines(summary, campaign_id):
+        say(line)
+    return summary
+
+
+def counted_summary(
+    tally: Any, campaign_id: str, say: Callable[[str], None], seconds: float
+) -> dict[str, Any] | None:
+    """The campaign's summary once it holds every sample meeting's results and every
+    community's grade: before that its figures are of the meetings counted so far."""
+    from qunping.core.errors import NotFound
+
+    deadline = time.monotonic() + seconds
+    told = time.monotonic()
+    while time.monotonic() < deadline:
+        try:
+            summary: dict[str, Any] = tally.summary({"campaign_id": campaign_id})
+        except NotFound:
+            summary = {"meetings": 0, "grades": {}}
+        graded = sum(summary["grades"].values())
+        if summary["meetings"] == len(COMMUNITIES) and graded == len(COMMUNITIES):
+            return summary
+        if time.monotonic() - told > 10:
+            say(f"  the tally has counted {summary['meetings']} of {len(COMMUNITIES)} meetings "
+                f"and graded {graded}; waiting")  # fmt: skip
+            told = time.monotonic()
+        time.sleep(0.5)
+    return None
+
+
+LABELS = {
+    "committees": "满意率 社区两委班子",
+    "secretaries": "满意率 党支部书记",
+    "community_services": "满意率 社区服务",
+    "graduate_excellence": "优秀率 选聘生",
+}
+
+
+def summary_lines(summary: dict[str, Any], campaign_id: str) -> list[str]:
+    lines = [f"\n{summary['district']} {summary['year']} {summary['batch']}: "
+             f"{summary['meetings']} meetings"]  # fmt: skip
+    for name, label in LABELS.items():
+        pooled = summary["pooled"][name]
+        mean = summary["mean_of_communities"][name]
+        counts = f"{pooled['favourable']}/{pooled['valid']}"
+        lines.append(
+            f"  {label:<14} {pooled['percent']:>6}%  ({counts}; mean of communities {mean}%)"
+        )
+    bands = [band["grade"] for band in DEFAULT_POLICY["grades"]] + [DEFAULT_POLICY["base_grade"]]
+    rank = {grade: place for place, grade in enumerate(bands)}
+    grades = sorted(summary["grades"].items(), key=lambda item: rank.get(item[0], len(rank)))
+    lines.append("  双评 grades: " + ", ".join(f"{grade} {count}" for grade, count in grades))
+    lines.append(f"  campaign id {campaign_id}; query with: qunping show summary {campaign_id}\n")
+    return lines

@@ -142,6 +142,8 @@ def run(no_sample: bool) -> None:
         _clear_the_way(local, home, environment)
     except launcher.CannotRun as error:
         raise click.ClickException(str(error)) from None
+    except InvalidInput as error:
+        raise click.ClickException(f"bad configuration: {error.messages}") from None
     click.echo(f"Starting {', '.join(launcher.SERVICES)}; logs in {local.log_dir}/")
 
     def started() -> None:
@@ -184,6 +186,13 @@ def _clear_the_way(local: launcher.Launcher, home: Path, environment: dict[str, 
             f"stop what holds them, or set QUNPING_HTTP_PORT to the first of {count} free ports."
         )
     settings = settings_from(environment)
+    for what, problem in (
+        ("RabbitMQ", infra.amqp_reachable(settings.amqp_uri)),
+        ("MongoDB", infra.mongo_reachable(settings.mongo_uri)),
+    ):
+        if problem:
+            raise launcher.CannotRun(f"{what} does not answer ({problem}); `qunping infra up` "
+                                     "brings up the local one")  # fmt: skip
     ours = deployment.deployment_identity(settings.mongo_uri, settings.db_prefix)
     with Connection(settings.amqp_uri) as connection:
         state = deployment.vhost_state(connection, ours)

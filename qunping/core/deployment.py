@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 from amqp.exceptions import NotFound, PreconditionFailed
 from kombu.connection import Connection
 from pymongo import MongoClient
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,16 @@ class Deployment:
 
 
 def deployment_identity(mongo_uri: str, prefix: str) -> Deployment:
-    """The deployment's identity from its MongoDB, created by the first to ask."""
-    found = _identity(mongo_uri, prefix, create=True)
-    assert found is not None
-    return found
+    """The deployment's identity from its MongoDB, created by the first to ask; waits for
+    MongoDB as long as it takes (a service started before its database waits for it)."""
+    while True:
+        try:
+            found = _identity(mongo_uri, prefix, create=True)
+        except ConnectionFailure as error:
+            log.warning("waiting for MongoDB: %s", str(error).split(", Timeout")[0])
+            continue
+        assert found is not None
+        return found
 
 
 def stored_identity(mongo_uri: str, prefix: str) -> Deployment | None:
@@ -69,7 +75,7 @@ def stored_identity(mongo_uri: str, prefix: str) -> Deployment | None:
 
 
 def _identity(mongo_uri: str, prefix: str, *, create: bool) -> Deployment | None:
-    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, serverSelectionTimeoutMS=5000)
     try:
         identity = client[f"{prefix}deployment"]["identity"]
         document = identity.find_one({"_id": "identity"})
@@ -157,10 +163,13 @@ def announce(connection: Connection, ours: Deployment, amqp_uri: str) -> Any:
 
 
 def _declare(channel: Any, deployment_id: str) -> Any:
+    # Classic whatever the broker's default queue type (a quorum queue is never auto-deleted);
+    # durable, since RabbitMQ 4 deprecates transient queues that are not exclusive.
     return channel.queue_declare(
         ANNOUNCEMENT_QUEUE,
+        durable=True,
         auto_delete=True,
-        arguments={_IDENTITY_ARGUMENT: deployment_id},
+        arguments={"x-queue-type": "classic", _IDENTITY_ARGUMENT: deployment_id},
     )
 
 

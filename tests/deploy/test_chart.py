@@ -133,16 +133,24 @@ def test_credentials_come_only_from_secret_references(manifests: list[Manifest])
             "value": "amqp://$(RABBITMQ_USERNAME):$(RABBITMQ_PASSWORD)@$(RABBITMQ_HOST):5672/",
         }
     [mongodb] = by_kind(manifests, "MongoDBCommunity")
+    identity = {"name": "qunping-deployment-identity", "db": "admin"}
     roles = {user["name"]: user["roles"] for user in mongodb["spec"]["users"]}
     audit = roles.pop("qunping-audit")
     assert roles == {
-        f"qunping-{name}": [{"name": "readWrite", "db": f"qunping_{name}"}]
+        f"qunping-{name}": [{"name": "readWrite", "db": f"qunping_{name}"}, identity]
         for name in SERVICES
         if name != "audit"
     }, "each service reads and writes its own database only"
-    assert audit == [{"name": "readWrite", "db": "qunping_audit_scratch"}] + [
+    assert audit == [{"name": "readWrite", "db": "qunping_audit_scratch"}, identity] + [
         {"name": "read", "db": f"qunping_{log}"} for log in LOGS
     ], "the audit reads every log and writes only its scratch database"
+    [role] = mongodb["spec"]["security"]["roles"]
+    assert role["privileges"] == [
+        {
+            "resource": {"db": "qunping_deployment", "collection": "identity"},
+            "actions": ["find", "insert", "createCollection"],
+        }
+    ], "the deployment's identity is read or first recorded, never changed"
 
 
 def test_the_operators_run_three_node_rabbitmq_with_quorum_queues_and_a_three_member_replica_set(

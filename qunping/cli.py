@@ -102,7 +102,7 @@ def _deployment_status() -> str:
     settings = _operator_settings()
     ours = deployment.stored_identity(settings.mongo_uri, settings.db_prefix)
     with Connection(settings.amqp_uri) as connection:
-        state = deployment.vhost_state(connection, ours)
+        state = deployment.vhost_state(connection)
     vhost = deployment.vhost_of(settings.amqp_uri)
     mine = (
         f"{ours.id} (databases {ours.databases})"
@@ -195,7 +195,7 @@ def _clear_the_way(local: launcher.Launcher, home: Path, environment: dict[str, 
                                      "brings up the local one")  # fmt: skip
     ours = deployment.deployment_identity(settings.mongo_uri, settings.db_prefix)
     with Connection(settings.amqp_uri) as connection:
-        state = deployment.vhost_state(connection, ours)
+        state = deployment.vhost_state(connection)
     if state.serves not in (None, ours.id):
         raise launcher.CannotRun(
             str(deployment.VhostTaken(settings.amqp_uri, ours, state.serves, state.processes))

@@ -107,8 +107,6 @@ class VhostTaken(Exception):
     """The vhost serves another deployment that is running now."""
 
     def __init__(self, amqp_uri: str, ours: Deployment, theirs: str | None, processes: int):
-        self.theirs = theirs
-        self.processes = processes
         other = f"qunping deployment {theirs}" if theirs else "another qunping deployment"
         super().__init__(
             f"RabbitMQ {vhost_of(amqp_uri)} already serves {other} ({processes} service "
@@ -126,7 +124,7 @@ class VhostState:
     processes: int
 
 
-def vhost_state(connection: Connection, ours: Deployment | None) -> VhostState:
+def vhost_state(connection: Connection) -> VhostState:
     """Which deployment the vhost serves now, without announcing anything."""
     try:
         found = connection.channel().queue_declare(ANNOUNCEMENT_QUEUE, passive=True)
@@ -137,15 +135,15 @@ def vhost_state(connection: Connection, ours: Deployment | None) -> VhostState:
     return VhostState(_announced(connection), found.consumer_count)
 
 
-def announce(connection: Connection, ours: Deployment, amqp_uri: str) -> Any:
-    """Consume from the announcement queue as `ours`; raise VhostTaken if another
-    deployment runs on the vhost. Returns the channel that holds the announcement."""
+def announce(connection: Connection, ours: Deployment, amqp_uri: str) -> None:
+    """Consume from the announcement queue as `ours` (for as long as `connection` lives);
+    raise VhostTaken if another deployment runs on the vhost."""
     for _ in range(5):
         channel = connection.channel()
         try:
             _declare(channel, ours.id)
             channel.basic_consume(ANNOUNCEMENT_QUEUE, no_ack=True, callback=lambda _: None)
-            return channel
+            return
         except NotFound:
             continue  # deleted as stale by a starter between our declare and consume
         except PreconditionFailed:
@@ -157,8 +155,7 @@ def announce(connection: Connection, ours: Deployment, amqp_uri: str) -> Any:
         if found.consumer_count > 0:
             raise VhostTaken(amqp_uri, ours, _announced(connection), found.consumer_count)
         # Announced by a process that died before consuming: nobody runs it.
-        with contextlib.suppress(NotFound):
-            connection.channel().queue_delete(ANNOUNCEMENT_QUEUE, if_unused=True)
+        _delete_unused(connection)
     raise RuntimeError(f"could not announce deployment {ours.id} on {vhost_of(amqp_uri)}")
 
 
@@ -182,9 +179,14 @@ def _announced(connection: Connection) -> str | None:
         found = _ANNOUNCED.search(str(refusal.reply_text))
         return found.group(1) if found else None
     # The queue had gone meanwhile, and this made a new one: take it away again.
-    with contextlib.suppress(NotFound):
-        connection.channel().queue_delete(ANNOUNCEMENT_QUEUE, if_unused=True)
+    _delete_unused(connection)
     return None
+
+
+def _delete_unused(connection: Connection) -> None:
+    # Refused (PreconditionFailed) if a consumer came meanwhile: then it stays, rightly.
+    with contextlib.suppress(NotFound, PreconditionFailed):
+        connection.channel().queue_delete(ANNOUNCEMENT_QUEUE, if_unused=True)
 
 
 class Announcement:

@@ -52,7 +52,7 @@ e.g. on a vhost that serves another deployment: starting it again cannot help.""
 
 STOP_GRACE_SECONDS = 12.0
 """How long a stopping service may drain its running handlers before it is killed. They
-stop in parallel (each takes 2-7 s on a busy machine), so all are gone well within 20 s."""
+stop in parallel (all six in 3-10 s on a busy machine), so all are gone within 20 s."""
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 RUN_STATE = "run.json"
@@ -249,7 +249,7 @@ class Launcher:
             returncode = slot.process.poll()
             if returncode is not None:
                 self._exited(slot, returncode, now)
-            elif slot.ready_since is None and _answers_readyz(slot.port):
+            elif slot.ready_since is None and answers_readyz(slot.port):
                 slot.ready_since = now
                 if slot.restarts:
                     self._tell(slot, f"{slot.name} is running again (restart {slot.restarts})")
@@ -327,9 +327,10 @@ def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
         os.killpg(process.pid, signum)
 
 
-def _answers_readyz(port: int) -> bool:
+def answers_readyz(port: int, timeout: float = 0.5) -> bool:
+    """The service on `port` (of this machine) says it is ready."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=0.5) as answer:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=timeout) as answer:
             return bool(answer.status == 200)
     except OSError:
         return False

@@ -9,11 +9,10 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from qunping.launcher import SERVICES
+from qunping.launcher import SERVICES, answers_readyz
 
 REPOSITORY = Path(__file__).resolve().parents[3]
 
@@ -45,7 +44,7 @@ def port_free(port: int) -> bool:
 
 
 def running(pid: int) -> bool:
-    """Alive and not a zombie."""
+    """Alive and not a zombie (an orphan is reaped by init once it exits)."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, IndexError):
@@ -101,7 +100,7 @@ class LocalRun:
         while waiting:
             assert self.process is not None and self.process.poll() is None, self.output()
             assert time.monotonic() < deadline, f"not ready: {waiting}\n{self.output()}"
-            waiting = {name for name in waiting if not answers_readyz(self.ports[name])}
+            waiting = {name for name in waiting if not answers_readyz(self.ports[name], timeout=2)}
             time.sleep(0.5)
 
     def wait_for_output(self, text: str, seconds: float = 120) -> None:
@@ -125,11 +124,3 @@ class LocalRun:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-
-
-def answers_readyz(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
-            return bool(answer.status == 200)
-    except OSError:
-        return False

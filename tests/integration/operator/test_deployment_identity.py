@@ -15,8 +15,8 @@ import pytest
 from pymongo import MongoClient
 
 from qunping import infra
-from qunping.launcher import REFUSES_TO_START
-from tests.integration.operator.local_run import REPOSITORY, answers_readyz, running
+from qunping.launcher import REFUSES_TO_START, answers_readyz
+from tests.integration.operator.local_run import REPOSITORY, running
 
 
 class Deployments:

@@ -9,6 +9,7 @@ from pathlib import Path
 from pymongo import MongoClient
 
 from qunping.infra import free_port
+from tests.integration.operator.local_run import running
 
 
 def qunping(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -84,14 +85,6 @@ def test_a_server_a_test_run_owns_stops_when_the_run_is_killed(tmp_path: Path) -
     starter.wait()
 
     deadline = time.monotonic() + 30
-    while _running(server_pid) and time.monotonic() < deadline:
+    while running(server_pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _running(server_pid), "the server outlived the run that owned it"
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (the orphan is reaped by init once it exits)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
+    assert not running(server_pid), "the server outlived the run that owned it"

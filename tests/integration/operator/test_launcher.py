@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from tests.integration.ballot.test_ballot_service import marks, meeting_ready
 from tests.integration.operator.local_run import LocalRun, port_free, running
 
 ALL_GONE_SECONDS = 20
@@ -105,9 +106,9 @@ def test_a_killed_service_is_started_again_and_takes_ballots_while_the_others_ru
     local_run.wait_ready()
     pids = local_run.services()
     with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=60) as cluster:
-        meeting_id, tokens = open_meeting(cluster.ballot)
-        marks = [{"subject": "committee-1", "dimension": "社区服务", "value": "满意"}]
-        cast = {"meeting_id": meeting_id, "marks": marks}
+        meeting_id, tokens = meeting_ready(cluster.ballot, tokens=2)
+        cluster.ballot.open_voting({"meeting_id": meeting_id})
+        cast = {"meeting_id": meeting_id, "marks": marks()}
         cluster.ballot.cast_ballot({**cast, "token": tokens[0]})
 
         os.kill(pids["ballot"], signal.SIGKILL)
@@ -145,31 +146,3 @@ def test_a_service_that_keeps_dying_at_start_is_given_up_on_with_its_reason(
     local_run.send(signal.SIGTERM)
     assert local_run.process.wait(timeout=60) == 0
     assert "Stopped ballot, tally, pledge, audit, gateway" in local_run.output()
-
-
-def open_meeting(ballot: Any) -> tuple[str, list[str]]:
-    campaign_id = ballot.create_campaign({"district": "吉州区", "year": 2012, "batch": "第二批"})[
-        "campaign_id"
-    ]
-    meeting_id = ballot.schedule_meeting(
-        {
-            "campaign_id": campaign_id,
-            "community": "光明社区",
-            "street": "古南街道",
-            "starts_at": "2012-10-12T09:00:00+08:00",
-            "place": "会议室",
-            "expected_participants": 50,
-            "subjects": [{"kind": "committee"}, {"kind": "secretary", "name": "陈建华"}],
-        }
-    )["meeting_id"]
-    replies = [
-        ballot.check_in.call_async(
-            {"meeting_id": meeting_id, "name": f"代表{n}", "category": "resident"}
-        )
-        for n in range(50)
-    ]
-    for reply in replies:
-        reply.result()
-    tokens = ballot.issue_tokens({"meeting_id": meeting_id, "count": 2})["tokens"]
-    ballot.open_voting({"meeting_id": meeting_id})
-    return meeting_id, tokens

@@ -137,8 +137,9 @@ def run(no_sample: bool) -> None:
     """
     environment = {**os.environ, **infra.effective_environment(os.environ)}
     home = infra.home(os.environ)
-    local = launcher.Launcher(environment, home, say=_say)
     try:
+        settings_from(environment)  # a bad value is named before anything starts
+        local = launcher.Launcher(environment, home, say=_say)
         _clear_the_way(local, home, environment)
     except launcher.CannotRun as error:
         raise click.ClickException(str(error)) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,11 +19,11 @@ REPOSITORY = Path(__file__).resolve().parents[3]
 
 
 def consecutive_free_ports(count: int) -> int:
-    """The first of `count` consecutive ports that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        start: int = probe.getsockname()[1]
-    for first in range(start, 60000):
+    """The first of `count` consecutive ports that nothing listens on now, below the
+    ephemeral range (32768 on), where clients' ports would come and go."""
+    chance = random.Random()
+    for _ in range(1000):
+        first = chance.randrange(20000, 32000)
         if all(port_free(port) for port in range(first, first + count)):
             return first
     raise RuntimeError("no free port range")

@@ -7,6 +7,7 @@ half-up to two decimals only at the edge, so pooled figures never compound round
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -32,10 +33,16 @@ def meeting_results(
     subjects: Sequence[Mapping[str, Any]],
     ballots: Iterable[Sequence[Mapping[str, str]]],
 ) -> dict[str, Any]:
-    """Per subject and dimension: counts of each value, valid, abstained, void, and rates."""
+    """Per subject and dimension: counts of each value, valid, abstained, void, blank, rates.
+
+    Every returned ballot is in exactly one of an item's valid, abstained, void and blank:
+    void counts the item's invalid marks and the ballots void as a whole; blank, the
+    ballots that leave the item unmarked (a completely blank ballot among them).
+    """
     counts: dict[tuple[str, str], dict[str, int]] = {}
     abstained: dict[tuple[str, str], int] = {}
     void_items: dict[tuple[str, str], int] = {}
+    marked: dict[tuple[str, str], int] = {}
     returned = void_ballots = blank = 0
     for marks in ballots:
         returned += 1
@@ -50,14 +57,28 @@ def meeting_results(
             abstained[item] = abstained.get(item, 0) + 1
         for item in judgement.void_items:
             void_items[item] = void_items.get(item, 0) + 1
+        for item in judgement.marked:
+            marked[item] = marked.get(item, 0) + 1
+    ballots_seen = Ballots(returned - void_ballots, void_ballots, marked)
     return {
         "returned": returned,
         "void_ballots": void_ballots,
         "blank_ballots": blank,
         "subjects": [
-            _subject_results(policy, subject, counts, abstained, void_items) for subject in subjects
+            _subject_results(policy, subject, counts, abstained, void_items, ballots_seen)
+            for subject in subjects
         ],
     }
+
+
+@dataclass(frozen=True)
+class Ballots:
+    counted: int
+    """Ballots not void as a whole."""
+    void: int
+    """Ballots void as a whole: every item of them is void."""
+    marked: Mapping[tuple[str, str], int]
+    """Per item, the counted ballots with a mark on it (valid, abstaining or void)."""
 
 
 def _subject_results(
@@ -66,6 +87,7 @@ def _subject_results(
     counts: Mapping[tuple[str, str], Mapping[str, int]],
     abstained: Mapping[tuple[str, str], int],
     void_items: Mapping[tuple[str, str], int],
+    ballots: Ballots,
 ) -> dict[str, Any]:
     kind = policy["kinds"][subject["kind"]]
     scale = policy["scales"][kind["scale"]]
@@ -83,7 +105,8 @@ def _subject_results(
                 "counts": by_value,
                 "valid": sum(by_value.values()),
                 "abstained": abstained.get(item, 0),
-                "void": void_items.get(item, 0),
+                "void": void_items.get(item, 0) + ballots.void,
+                "blank": ballots.counted - ballots.marked.get(item, 0),
                 "rates": _rates(rates, by_value),
             }
         )

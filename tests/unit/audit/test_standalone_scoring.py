@@ -55,3 +55,20 @@ def test_the_standalone_reading_of_a_version_1_ballot_equals_the_upcasters() -> 
     standalone = verify_bundle.marks_of({"schema_version": 1, "data": data})
 
     assert standalone == ballot_marks_as_a_list(data)["marks"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(ballots=st.lists(marks, max_size=30), voids=st.sampled_from(["item", "ballot"]))
+def test_results_published_as_version_1_upcast_exactly_to_version_2(
+    ballots: list[list[dict[str, str]]], voids: str
+) -> None:
+    from services.tally.events import every_ballot_accounted_per_item
+
+    policy: dict[str, Any] = {**copy.deepcopy(DEFAULT_POLICY), "invalid_mark_voids": voids}
+    today = scoring.meeting_results(policy, SUBJECTS, ballots)
+    published_in_2011 = {"results": verify_bundle.as_version_1(today)}
+
+    assert every_ballot_accounted_per_item(published_in_2011) == {"results": today}
+    for subject in today["subjects"]:
+        for item in subject["dimensions"]:
+            assert item["valid"] + item["abstained"] + item["void"] + item["blank"] == len(ballots)

@@ -59,7 +59,8 @@ footer { margin-top: 8mm; text-align: right; }
 <td>{{ closing.void }}</td><td>{{ closing.blank }}</td>
 <td>{{ "是" if closing.reconciled else "否" }}</td></tr>
 </table>
-<p>每个测评项目：有效 + 弃权 + 无效 + 空白 = 收回选票 {{ results.returned }} 张（无效含整张作废的选票，空白为未评此项的选票）。</p>
+<p>每个测评项目：有效 + 弃权 + 无效 + 空白 = 收回选票 {{ results.returned }} 张
+（无效含整张作废的选票，空白为未评此项的选票）。</p>
 {% for subject in results.subjects %}
 <h2>{{ subject.name }}（{{ kinds[subject.kind].label }}）</h2>
 <table>
@@ -80,7 +81,8 @@ footer { margin-top: 8mm; text-align: right; }
 <h2>计票规则（评分政策）</h2>
 <ul>
 {% for scale, rates in policy.rates.items() %}{% for name, values in rates.items() %}
-<li>{{ rate_labels.get(name, name) }}（{{ policy.scales[scale]["values"] | join("/") }}）=（{{ values | join("+") }}）÷ 有效票</li>
+<li>{{ rate_labels.get(name, name) }}（{{ policy.scales[scale]["values"] | join("/") }}）
+=（{{ values | join("+") }}）÷ 有效票</li>
 {% endfor %}{% endfor %}
 <li>法定人数：签到代表不少于 {{ policy.quorum.min_present }} 人</li>
 <li>无效标记作废：{{ "整张选票" if policy.invalid_mark_voids == "ballot" else "该项" }}</li>

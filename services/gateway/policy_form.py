@@ -48,7 +48,7 @@ def new_kind_key(kinds: Iterable[str]) -> str:
 def editor_rows(policy: Mapping[str, Any]) -> dict[str, Any]:
     """What the editor shows for a policy: its kinds plus one empty row to add a kind, and
     its grade bands padded with empty rows."""
-    blank_kind = {
+    blank_kind: dict[str, Any] = {
         "label": "",
         "scale": next(iter(policy["scales"]), ""),
         "headline": "",
@@ -63,9 +63,9 @@ def editor_rows(policy: Mapping[str, Any]) -> dict[str, Any]:
     return {"kinds": kinds, "grades": bands}
 
 
-def policy_from_form(form: MultiDict[str, str]) -> tuple[dict[str, Any], list[int]]:
-    """The policy the form states, values as typed (numbers as integers where they are),
-    and the form row of each of its grade bands (empty rows are left out)."""
+def policy_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The policy the form states, values as typed (numbers as integers where they are);
+    empty grade rows and kind rows are left out."""
     scales = {
         key: {
             "values": words(form.get(f"scales.{key}.values", "")),
@@ -96,11 +96,10 @@ def policy_from_form(form: MultiDict[str, str]) -> tuple[dict[str, Any], list[in
         }
     resident_share = form.get("quorum.min_resident_percent", "").strip()
     bands = [
-        (row, form.get(f"grades.{row}.grade", "").strip(), form.get(f"grades.{row}.min_score", ""))
+        (form.get(f"grades.{row}.grade", "").strip(), form.get(f"grades.{row}.min_score", ""))
         for row in range(GRADE_ROWS)
     ]
-    bands = [band for band in bands if band[1] or band[2].strip()]
-    policy = {
+    return {
         "scales": scales,
         "rates": rates,
         "kinds": kinds,
@@ -113,7 +112,11 @@ def policy_from_form(form: MultiDict[str, str]) -> tuple[dict[str, Any], list[in
             "mass_percent": number(form.get("composite.mass_percent", "")),
             "superior_percent": number(form.get("composite.superior_percent", "")),
         },
-        "grades": [{"grade": grade, "min_score": number(score)} for _, grade, score in bands],
+        "grades": [
+            {"grade": grade, "min_score": number(score)}
+            for grade, score in bands
+            if grade or score.strip()
+        ],
         "base_grade": form.get("base_grade", "").strip(),
         "flag_unfit_share": [
             number(form.get("flag_unfit_share.0", "")),
@@ -121,30 +124,25 @@ def policy_from_form(form: MultiDict[str, str]) -> tuple[dict[str, Any], list[in
         ],
         "alert_below_percent": number(form.get("alert_below_percent", "")),
     }
-    return policy, [row for row, _, _ in bands]
 
 
-def field_errors(
-    messages: Mapping[str, Any], policy: Mapping[str, Any], grade_rows: list[int]
-) -> dict[str, list[str]]:
+def field_errors(messages: Mapping[str, Any], policy: Mapping[str, Any]) -> dict[str, list[str]]:
     """The ballot service's messages on a policy, by the form field (or section) they
     concern: `{"quorum": {"min_present": [...]}}` becomes `{"quorum.min_present": [...]}`.
 
     A rule about one kind, scale or rate words its message `name: ...` (`scale.rate: ...`);
-    such a message goes to that entry's fields. Grade bands are numbered as the form's rows.
+    such a message goes to that entry's fields. The editor shows the policy's grade bands
+    first, so band `n` of the policy is row `n` of the form.
     """
     found: dict[str, list[str]] = {}
     for path, message in _flatten(messages, ()):
-        parts = list(path)
-        if parts[:1] == ["grades"] and len(parts) > 1 and parts[1].isdigit():
-            index = int(parts[1])
-            parts[1] = str(grade_rows[index] if index < len(grade_rows) else index)
+        parts, text = list(path), message
         named, _, rest = message.partition(": ")
         if len(parts) == 1 and rest:
             owner = _owner(parts[0], named.split("."), policy)
             if owner:
-                parts, message = owner, rest
-        found.setdefault(".".join(parts), []).append(message)
+                parts, text = owner, rest
+        found.setdefault(".".join(parts), []).append(text)
     return found
 
 

@@ -1,6 +1,8 @@
 """A whole meeting through the pages in real Chromium: a campaign with a policy of its own
-from the editor, its meeting, check-in, slips, 52 phones voting, the board while open, the
-close, the results on the board and the 公示 sheet, the superior assessment and the grade."""
+from the editor, its meeting, check-in, slips, 32 phones voting, the board while open, the
+close, the results on the board and the 公示 sheet, the superior assessment and the grade.
+The campaign's policy asks a quorum of 30 (the model policy's 50 would only make the test
+slower: each phone is a browser context of its own)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ from services.gateway.auth import DISTRICT_ADMIN
 from tests.integration.gateway.gateway_stack import PASSWORD, Stack
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-VOTERS = 52
-PRESENT = 50
+VOTERS = 32
+PRESENT = 30
 SATISFACTION = ["满意", "基本满意", "不满意", "不了解"]
 EXCELLENCE = ["优秀", "称职", "基本称职", "不称职"]
 MIN_SCREENSHOT_BYTES = 8_000
@@ -96,7 +98,8 @@ def cast_again(phone: Page, vote_url: str, token: str) -> str:
 
 def write_policy(page: Page) -> None:
     """A policy of the district's own in the editor: an item more for the committee, a
-    kind of its own (社区工作者), weights 70/30, lower grade bands, a higher alert line."""
+    kind of its own (社区工作者), weights 70/30, lower grade bands, a higher alert line;
+    the quorum is typed by the caller."""
     editor = page.locator("#policy-editor")
     editor.locator("input[name=district]").fill("吉州区")
     editor.locator("input[name=year]").fill("2011")
@@ -127,7 +130,7 @@ def set_up_meeting(page: Page, screenshots: Path) -> str:
         "aria-invalid", "true"
     )
     shot(page, screenshots, "policy-editor-field-error", "评分政策有误", "须为整数")
-    page.locator("input[name='quorum.min_present']").fill("50")
+    page.locator("input[name='quorum.min_present']").fill(str(PRESENT))
     page.locator("#create-campaign").click()
     expect(page.locator("#error-composite")).to_have_text("群众测评与上级考评的权重之和须为 100")
     expect(page.locator("textarea[name='kinds.custom_a.dimensions']")).to_have_value(
@@ -163,8 +166,8 @@ def desk_follows(page: Page, issued: int, returned: int) -> None:
 
 def grade_after_assessment(page: Page, campaign_url: str, screenshots: Path) -> None:
     """The superior assessment on the campaign page, and the 双评 grade it yields under the
-    campaign's own weights and bands: 70% of 93.75 + 30% of 70 = 86.63, 示范 from 85 on
-    (the model policy would make it 84.25, 标准)."""
+    campaign's own weights and bands: 70% of 93.33 (28 of 30 valid satisfied) + 30% of 70 =
+    86.33, 示范 from 85 on (the model policy's 60/40 would make it 84.00, 标准)."""
     page.goto(campaign_url)
     assessment = page.locator("form.assessment")
     assessment.locator("input[name=community]").fill("光明社区")
@@ -174,16 +177,16 @@ def grade_after_assessment(page: Page, campaign_url: str, screenshots: Path) -> 
     assessment.locator("button").click()
     expect(page.locator("#assessments tbody")).to_contain_text("区委组织部")
     for _ in range(30):
-        if "86.63" in page.locator("#grades").inner_text():
+        if "86.33" in page.locator("#grades").inner_text():
             break
         page.wait_for_timeout(500)
         page.reload()
-    expect(page.locator("#grades tbody")).to_contain_text("86.63")
+    expect(page.locator("#grades tbody")).to_contain_text("86.33")
     expect(page.locator("#grades td.grade")).to_have_text("示范")
-    shot(page, screenshots, "campaign-grade", "示范", "首次评定", "86.63")
+    shot(page, screenshots, "campaign-grade", "示范", "首次评定", "86.33")
 
 
-def test_a_whole_meeting_runs_through_the_pages_with_fifty_phones(
+def test_a_whole_meeting_runs_through_the_pages_with_thirty_phones(
     browser: Browser, stack: Stack, screenshots: Path
 ) -> None:
     stack.accounts.create("admin", PASSWORD, DISTRICT_ADMIN, None)

@@ -184,6 +184,18 @@ def test_every_page_meets_wcag_2_1_aa_and_shows_labels_not_keys_in_both_language
     page.close()
 
 
+def test_the_results_api_accounts_for_every_returned_ballot_on_each_item(site: Site) -> None:
+    results = ok(call(site.stack, "GET", f"/api/meetings/{site.closed}/results"))["results"]
+
+    counted = ("valid", "abstained", "void", "blank")
+    items = [item for subject in results["subjects"] for item in subject["dimensions"]]
+    assert results["returned"] == 3 and len(items) == 17
+    assert all(sum(item[key] for key in counted) == 3 for item in items)
+    hygiene, culture = items[1], items[2]
+    assert [hygiene[key] for key in counted] == [0, 2, 0, 1], "不了解 twice, one blank ballot"
+    assert [culture[key] for key in counted] == [0, 0, 2, 1], "很好 is no value of the scale"
+
+
 OLD_DISTRICT_PAGE = """<!doctype html><html lang="zh-CN"><head><title>全区汇总</title></head>
 <body><main>
 <h1>全区汇总</h1>

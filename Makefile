@@ -33,13 +33,23 @@ $(CHROMIUM) $(CJK_FONT):
 	  exit 1; \
 	fi
 
+# The browser tests check every page with axe-core (WCAG 2.1 A and AA rules), pinned in
+# tests/browser/package-lock.json and installed from the npm registry here, never at run time.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then apt-get update && apt-get install -y npm; \
+	  else echo "The browser tests need npm: run 'sudo apt-get install -y npm' (Debian)"; exit 1; fi; }
+	cd tests/browser && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
 ## run: install, bring up RabbitMQ and MongoDB, run every service (Ctrl-C stops them)
 run: $(INSTALLED)
 	$(BIN)/qunping infra up
 	$(BIN)/qunping run
 
 ## test: install, bring up RabbitMQ, then ruff, mypy, the import contract and every test
-test: $(INSTALLED) $(CHROMIUM) $(CJK_FONT)
+test: $(INSTALLED) $(CHROMIUM) $(CJK_FONT) $(AXE)
 	$(BIN)/qunping infra up --only rabbitmq
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
@@ -76,4 +86,4 @@ lock: $(INSTALLED)
 	$(PIP_COMPILE) -o requirements-checkov.lock requirements-checkov.in
 
 clean:
-	rm -rf $(VENV) artifacts .mypy_cache .ruff_cache
+	rm -rf $(VENV) artifacts .mypy_cache .ruff_cache tests/browser/node_modules

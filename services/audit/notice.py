@@ -16,6 +16,7 @@ import segno
 from qunping.core.envelope import RecordedEvent
 from qunping.core.errors import NotFound
 from services.audit.sources import Sources
+from services.tally.events import upcasters
 
 RATE_LABELS = {
     "satisfaction": "满意率",
@@ -58,19 +59,21 @@ footer { margin-top: 8mm; text-align: right; }
 <td>{{ closing.void }}</td><td>{{ closing.blank }}</td>
 <td>{{ "是" if closing.reconciled else "否" }}</td></tr>
 </table>
+<p>每个测评项目：有效 + 弃权 + 无效 + 空白 = 收回选票 {{ results.returned }} 张
+（无效含整张作废的选票，空白为未评此项的选票）。</p>
 {% for subject in results.subjects %}
 <h2>{{ subject.name }}（{{ kinds[subject.kind].label }}）</h2>
 <table>
 <tr><th>测评项目</th>{% for value in subject.counts %}<th>{{ value }}</th>{% endfor %}
-<th>有效</th><th>弃权</th><th>无效</th>
+<th>有效</th><th>弃权</th><th>无效</th><th>空白</th>
 {% for name in subject.rates %}<th>{{ rate_labels.get(name, name) }}</th>{% endfor %}</tr>
 {% for d in subject.dimensions %}<tr><td>{{ d.dimension }}</td>
 {% for count in d.counts.values() %}<td>{{ count }}</td>{% endfor %}
-<td>{{ d.valid }}</td><td>{{ d.abstained }}</td><td>{{ d.void }}</td>
+<td>{{ d.valid }}</td><td>{{ d.abstained }}</td><td>{{ d.void }}</td><td>{{ d.blank }}</td>
 {% for rate in d.rates.values() %}<td>{{ rate.percent or "—" }}%</td>{% endfor %}</tr>
 {% endfor %}<tr><th>合计</th>
 {% for count in subject.counts.values() %}<th>{{ count }}</th>{% endfor %}
-<th>{{ subject.valid }}</th><th></th><th></th>
+<th>{{ subject.valid }}</th><th></th><th></th><th></th>
 {% for rate in subject.rates.values() %}<th>{{ rate.percent or "—" }}%</th>{% endfor %}</tr>
 </table>
 {% if subject.flagged %}<p class="void">不称职票达到预警比例</p>{% endif %}
@@ -78,7 +81,8 @@ footer { margin-top: 8mm; text-align: right; }
 <h2>计票规则（评分政策）</h2>
 <ul>
 {% for scale, rates in policy.rates.items() %}{% for name, values in rates.items() %}
-<li>{{ rate_labels.get(name, name) }}（{{ scale }}）=（{{ values | join("+") }}）÷ 有效票</li>
+<li>{{ rate_labels.get(name, name) }}（{{ policy.scales[scale]["values"] | join("/") }}）
+=（{{ values | join("+") }}）÷ 有效票</li>
 {% endfor %}{% endfor %}
 <li>法定人数：签到代表不少于 {{ policy.quorum.min_present }} 人</li>
 <li>无效标记作废：{{ "整张选票" if policy.invalid_mark_voids == "ballot" else "该项" }}</li>
@@ -106,7 +110,7 @@ def anchor_text(results_event: RecordedEvent) -> str:
 
 def render_notice(sources: Sources, meeting_id: str) -> str:
     published = [
-        e
+        upcasters.upcast(e)
         for e in sources.log("tally").read_all()
         if e.type == "ResultsPublished" and e.data["meeting_id"] == meeting_id
     ]

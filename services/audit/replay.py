@@ -21,6 +21,7 @@ from qunping.core.envelope import NewEvent, RecordedEvent, start_of_day
 from qunping.core.projection import CHECKPOINTS, ProjectionRunner
 from services.audit.sources import Sources
 from services.ballot.events import upcasters
+from services.tally.events import upcasters as tally_upcasters
 from services.tally.projection import TallyProjection, marks_of
 
 SOURCE, TALLY = "ballot", "tally"
@@ -159,7 +160,7 @@ def _compare_published(
 ) -> None:
     held = {
         event.event_id: event
-        for event in sources.log(TALLY).read_all()
+        for event in map(tally_upcasters.upcast, sources.log(TALLY).read_all())
         if event.data.get("source_position", 0) <= until and scope.covers(event.data)
     }
     replayed = {key: value for key, value in published.items() if scope.covers(value[1].data)}

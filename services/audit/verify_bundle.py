@@ -128,6 +128,7 @@ def meeting_results(
     counts: dict[tuple[str, str], dict[str, int]] = {}
     abstained: dict[tuple[str, str], int] = {}
     void_items: dict[tuple[str, str], int] = {}
+    marked: dict[tuple[str, str], int] = {}
     returned = void_ballots = blank = 0
     for marks in ballots:
         returned += 1
@@ -143,6 +144,8 @@ def meeting_results(
             abstained[item] = abstained.get(item, 0) + 1
         for item in voids:
             void_items[item] = void_items.get(item, 0) + 1
+        for item in set(ratings) | abstains | voids:
+            marked[item] = marked.get(item, 0) + 1
     results = []
     for subject in subjects:
         kind = policy["kinds"][subject["kind"]]
@@ -161,7 +164,10 @@ def meeting_results(
                     "counts": by_value,
                     "valid": sum(by_value.values()),
                     "abstained": abstained.get(item, 0),
-                    "void": void_items.get(item, 0),
+                    # A ballot void as a whole voids each of its items; an item no mark
+                    # names is blank: valid + abstained + void + blank = returned.
+                    "void": void_items.get(item, 0) + void_ballots,
+                    "blank": returned - void_ballots - marked.get(item, 0),
                     "rates": rates_of(rates, by_value),
                 }
             )
@@ -192,6 +198,20 @@ def meeting_results(
         "blank_ballots": blank,
         "subjects": results,
     }
+
+
+def as_version_1(results: Mapping[str, Any]) -> dict[str, Any]:
+    """Results as `ResultsPublished` v1 stated them: no blank per item, and an item's void
+    without the ballots void as a whole."""
+    subjects = []
+    for subject in results["subjects"]:
+        dimensions = []
+        for dimension in subject["dimensions"]:
+            old = {key: value for key, value in dimension.items() if key != "blank"}
+            old["void"] = dimension["void"] - results["void_ballots"]
+            dimensions.append(old)
+        subjects.append({**subject, "dimensions": dimensions})
+    return {**results, "subjects": subjects}
 
 
 def marks_of(ballot: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -249,6 +269,8 @@ def check_results(
     ]
     problems = []
     recounted = meeting_results(campaign["policy"], meeting["subjects"], ballots)
+    if published.get("schema_version", 1) == 1:
+        recounted = as_version_1(recounted)
     if canonical_json(recounted) != canonical_json(data["results"]):
         problems.append(f"{where}: the ballots in the bundle recount to different results")
     closing_body = closing.get("event")

@@ -29,6 +29,11 @@ class Judgement:
     blank: bool = False
     """No mark at all: returned, and abstains on everything."""
 
+    @property
+    def marked(self) -> frozenset[Item]:
+        """The items this ballot marks at all (validly, abstaining, or void)."""
+        return frozenset(self.ratings) | self.abstained | self.void_items
+
 
 def judge(
     policy: Mapping[str, Any],

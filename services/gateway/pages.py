@@ -26,11 +26,13 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
-from qunping.core.errors import NotFound, QunpingError
+from qunping.core.errors import InvalidInput, NotFound, QunpingError
 from services.ballot.domain import CATEGORIES
+from services.ballot.policy import DEFAULT_POLICY
 from services.gateway.api import SESSION_COOKIE, Api, RpcCall
 from services.gateway.auth import AUDITOR, DISTRICT_ADMIN, ORGANISER, Principal
-from services.gateway.catalogue import CATALOGUE, LANGUAGES, ZH
+from services.gateway.catalogue import CATALOGUE, LANGUAGES, ZH, explain
+from services.gateway.policy_form import editor_rows, field_errors, number, policy_from_form
 from services.gateway.qr import qr_svg
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -65,6 +67,7 @@ class Page:
         strings = CATALOGUE[self.lang]
         html = self.pages.env.get_template(template).render(
             t=lambda key: strings.get(key, key),
+            explain=lambda message: explain(message, self.lang),
             lang=self.lang,
             other_lang="en" if self.lang == ZH else "zh",
             principal=self.principal,
@@ -105,6 +108,8 @@ class Pages:
             "/board/<meeting_id>": ("GET", board),
             "/notice/<meeting_id>": ("GET", notice),
             "/desk": ("GET", desk),
+            "/desk/campaigns/new": ("GET,POST", new_campaign),
+            "/desk/campaigns/<campaign_id>": ("GET", campaign_page),
             "/desk/meetings/<meeting_id>": ("GET", meeting_desk),
             "/desk/meetings/<meeting_id>/slips": ("POST", slips),
             "/district": ("GET", district),
@@ -243,21 +248,88 @@ def notice(page: Page) -> Response:
 
 
 def desk(page: Page) -> Response:
+    """The campaigns, each leading to its own page; district admins start new ones here."""
     principal = page.staff(DISTRICT_ADMIN, ORGANISER)
     if principal is None:
         return page.to_login()
     campaigns = page.call("ballot", "list_campaigns", {})["campaigns"]
     meetings = {
-        campaign["campaign_id"]: [
-            meeting
-            for meeting in page.call(
-                "ballot", "list_meetings", {"campaign_id": campaign["campaign_id"]}
-            )["meetings"]
-            if principal.may_act_for(meeting["community"])
-        ]
+        campaign["campaign_id"]: meetings_of(page, principal, campaign["campaign_id"])
         for campaign in campaigns
     }
     return page.render("desk.html", campaigns=campaigns, meetings=meetings)
+
+
+def meetings_of(page: Page, principal: Principal, campaign_id: str) -> list[dict[str, Any]]:
+    """A campaign's meetings that this account may run (an organiser: their community's)."""
+    meetings: list[dict[str, Any]] = page.call(
+        "ballot", "list_meetings", {"campaign_id": campaign_id}
+    )["meetings"]
+    return [meeting for meeting in meetings if principal.may_act_for(meeting["community"])]
+
+
+def campaign_page(page: Page) -> Response:
+    """One campaign: its meetings with phase and turnout, scheduling one with subjects
+    picked by the policy's labels, superior assessments, grades, and the policy in words."""
+    principal = page.staff(DISTRICT_ADMIN, ORGANISER)
+    if principal is None:
+        return page.to_login()
+    campaign_id = arg(page, "campaign_id")
+    campaign = page.call("ballot", "get_campaign", {"campaign_id": campaign_id})
+    meetings = meetings_of(page, principal, campaign_id)
+    grades = page.call("tally", "grades", {"campaign_id": campaign_id})["grades"]
+    return page.render(
+        "campaign.html",
+        campaign=campaign,
+        meetings=meetings,
+        communities=sorted({meeting["community"] for meeting in meetings}),
+        grades=[grade for grade in grades if principal.may_act_for(grade["community"])],
+    )
+
+
+def new_campaign(page: Page) -> Response:
+    """The policy editor: a new campaign with its scoring policy. The ballot service judges
+    the policy, as it does over the API; its messages are shown beside their fields."""
+    principal = page.staff(DISTRICT_ADMIN)
+    if principal is None:
+        return page.to_login()
+    form = page.request.form
+    if page.request.method == "GET":
+        return editor(page, DEFAULT_POLICY, {}, {})
+    if form.get("csrf") != principal.csrf:
+        return page.render("error.html", 403, message="403")
+    policy = policy_from_form(form)
+    command = {
+        "district": form.get("district", "").strip(),
+        "year": number(form.get("year", "")),
+        "batch": form.get("batch", "").strip(),
+        "policy": policy,
+    }
+    try:
+        created = page.call("ballot", "create_campaign", command)
+    except InvalidInput as refused:
+        messages = dict(refused.messages)
+        errors = field_errors(messages.pop("policy", {}), policy)
+        errors.update(field_errors(messages, policy))
+        return editor(page, policy, form, errors, status=400)
+    return redirect(f"/desk/campaigns/{created['campaign_id']}", 303)
+
+
+def editor(
+    page: Page,
+    policy: dict[str, Any],
+    form: Any,
+    errors: dict[str, list[str]],
+    status: int = 200,
+) -> Response:
+    return page.render(
+        "campaign_new.html",
+        status,
+        policy=policy,
+        rows=editor_rows(policy),
+        form=form,
+        errors=errors,
+    )
 
 
 def meeting_desk(page: Page) -> Response:

@@ -18,6 +18,7 @@ from typing import Any
 from qunping.core.envelope import NewEvent, RecordedEvent
 from qunping.core.projection import ReadModels
 from services.tally import scoring
+from services.tally.events import RESULTS_VERSION
 
 Change = tuple[dict[str, Any], int]
 """A meeting's contribution to its summary, and +1 to add it or -1 to take it back."""
@@ -163,7 +164,12 @@ class TallyProjection:
         models.put("results", meeting_id, {**document, "void": False})
         self._publish(
             f"results-{meeting_id}",
-            NewEvent("ResultsPublished", document, event_id=event_id(event, "results")),
+            NewEvent(
+                "ResultsPublished",
+                document,
+                event_id=event_id(event, "results"),
+                schema_version=RESULTS_VERSION,
+            ),
         )
         self._grade(event, models, meeting["campaign_id"], meeting["community"])
         part = scoring.contribution(

@@ -9,10 +9,11 @@ rates are `Fraction`s, which no precision setting cuts short.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from services.ballot.judgement import judge
+from services.ballot.judgement import Item, Judgement, judge
 
 GRADE_ORDER_BASE = 0
 
@@ -40,40 +41,69 @@ def meeting_results(
     subjects: Sequence[Mapping[str, Any]],
     ballots: Iterable[Sequence[Mapping[str, str]]],
 ) -> dict[str, Any]:
-    """Per subject and dimension: counts of each value, valid, abstained, void, and rates."""
-    counts: dict[tuple[str, str], dict[str, int]] = {}
-    abstained: dict[tuple[str, str], int] = {}
-    void_items: dict[tuple[str, str], int] = {}
-    returned = void_ballots = blank = 0
+    """Per subject and dimension: counts of each value, valid, abstained, void, blank, rates.
+
+    Every returned ballot is in exactly one of an item's valid, abstained, void and blank:
+    void counts the item's invalid marks and the ballots void as a whole; blank, the
+    ballots that leave the item unmarked (a completely blank ballot among them).
+    """
+    tallied = Tallied()
     for marks in ballots:
-        returned += 1
-        judgement = judge(policy, subjects, marks)
-        if judgement.void:
-            void_ballots += 1
-            continue
-        blank += judgement.blank
-        for item, value in judgement.ratings.items():
-            counts.setdefault(item, {})[value] = counts.setdefault(item, {}).get(value, 0) + 1
-        for item in judgement.abstained:
-            abstained[item] = abstained.get(item, 0) + 1
-        for item in judgement.void_items:
-            void_items[item] = void_items.get(item, 0) + 1
+        tallied.add(judge(policy, subjects, marks))
     return {
-        "returned": returned,
-        "void_ballots": void_ballots,
-        "blank_ballots": blank,
-        "subjects": [
-            _subject_results(policy, subject, counts, abstained, void_items) for subject in subjects
-        ],
+        "returned": tallied.returned,
+        "void_ballots": tallied.void_ballots,
+        "blank_ballots": tallied.blank_ballots,
+        "subjects": [_subject_results(policy, subject, tallied) for subject in subjects],
     }
 
 
+@dataclass
+class Tallied:
+    """A meeting's judged ballots, counted per item."""
+
+    returned: int = 0
+    void_ballots: int = 0
+    """Ballots void as a whole: every item of them is void."""
+    blank_ballots: int = 0
+    counts: dict[Item, dict[str, int]] = field(default_factory=dict)
+    abstained: dict[Item, int] = field(default_factory=dict)
+    void_items: dict[Item, int] = field(default_factory=dict)
+    marked: dict[Item, int] = field(default_factory=dict)
+    """Per item, the ballots not void as a whole that mark it (validly, abstaining, void)."""
+
+    def add(self, judgement: Judgement) -> None:
+        self.returned += 1
+        if judgement.void:
+            self.void_ballots += 1
+            return
+        self.blank_ballots += judgement.blank
+        for item, value in judgement.ratings.items():
+            by_value = self.counts.setdefault(item, {})
+            by_value[value] = by_value.get(value, 0) + 1
+        for counted, items in (
+            (self.abstained, judgement.abstained),
+            (self.void_items, judgement.void_items),
+            (self.marked, judgement.marked),
+        ):
+            for item in items:
+                counted[item] = counted.get(item, 0) + 1
+
+    def item(self, item: Item, values: Sequence[str]) -> dict[str, Any]:
+        """An item's counts: valid + abstained + void + blank = returned."""
+        by_value = {value: self.counts.get(item, {}).get(value, 0) for value in values}
+        return {
+            "dimension": item[1],
+            "counts": by_value,
+            "valid": sum(by_value.values()),
+            "abstained": self.abstained.get(item, 0),
+            "void": self.void_items.get(item, 0) + self.void_ballots,
+            "blank": self.returned - self.void_ballots - self.marked.get(item, 0),
+        }
+
+
 def _subject_results(
-    policy: Mapping[str, Any],
-    subject: Mapping[str, Any],
-    counts: Mapping[tuple[str, str], Mapping[str, int]],
-    abstained: Mapping[tuple[str, str], int],
-    void_items: Mapping[tuple[str, str], int],
+    policy: Mapping[str, Any], subject: Mapping[str, Any], tallied: Tallied
 ) -> dict[str, Any]:
     kind = policy["kinds"][subject["kind"]]
     scale = policy["scales"][kind["scale"]]
@@ -81,20 +111,10 @@ def _subject_results(
     dimensions = []
     overall = dict.fromkeys(scale["values"], 0)
     for dimension in kind["dimensions"]:
-        item = (subject["id"], dimension)
-        by_value = {value: counts.get(item, {}).get(value, 0) for value in scale["values"]}
-        for value, count in by_value.items():
+        item = tallied.item((subject["id"], dimension), scale["values"])
+        for value, count in item["counts"].items():
             overall[value] += count
-        dimensions.append(
-            {
-                "dimension": dimension,
-                "counts": by_value,
-                "valid": sum(by_value.values()),
-                "abstained": abstained.get(item, 0),
-                "void": void_items.get(item, 0),
-                "rates": _rates(rates, by_value),
-            }
-        )
+        dimensions.append({**item, "rates": _rates(rates, item["counts"])})
     overall_rates = _rates(rates, overall)
     results = {
         "subject_id": subject["id"],

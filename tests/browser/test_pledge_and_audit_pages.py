@@ -81,7 +81,7 @@ def test_the_pledge_desk_audit_and_export_pages_render_and_their_forms_work(
     auditor = logged_in(browser, stack, "auditor", AUDITOR)
     expect(auditor).to_have_url(f"{stack.url}/audit")
     auditor.click("#run-verify")
-    shot(auditor, screenshots, "audit-verify", "审计", "ballot", "完整")
+    shot(auditor, screenshots, "audit-verify", "审计", "选票日志", "完整")
     assert "已损坏" not in auditor.locator("#verify-results").inner_text()
     auditor.goto(f"{stack.url}/audit?run=replay&meeting_id={meeting_id}")
     shot(auditor, screenshots, "audit-replay", "与公布结果一致")

@@ -14,11 +14,26 @@ async function api(method, url, body) {
   return { ok: response.ok, status: response.status, answer };
 }
 
-function describe(answer) {
+// Each field's messages after the label the form gives it (the API names fields by code).
+function describe(answer, form) {
   if (answer.errors) {
-    return Object.entries(answer.errors).map(([field, messages]) => `${field}: ${JSON.stringify(messages)}`).join("; ");
+    return Object.entries(answer.errors).map(([field, messages]) => `${labelOf(form, field)}: ${flat(messages)}`).join("; ");
   }
   return answer.error || "error";
+}
+
+function flat(messages) {
+  if (typeof messages === "string") return messages;
+  if (Array.isArray(messages)) return messages.map(flat).join(" ");
+  return Object.entries(messages).map(([key, inner]) => `${key} ${flat(inner)}`).join("; ");
+}
+
+function labelOf(form, field) {
+  if (!form) return field;
+  const element = form.querySelector(`[name="${CSS.escape(field)}"], [data-field="${CSS.escape(field)}"]`);
+  const label = element && (element.closest("label") || element.querySelector("legend"));
+  const text = label && label.firstChild && label.firstChild.textContent.trim();
+  return text || field;
 }
 
 // What a voter is told when a cast is refused, in the page's language (the API's own
@@ -42,10 +57,6 @@ const converters = {
   int: (value) => (/^-?\d+$/.test(value.trim()) ? parseInt(value, 10) : value),
   datetime: (value) => (value.length === 16 ? `${value}:00${offset()}` : value),
   list: (value) => value.split(",").map((part) => part.trim()).filter(Boolean),
-  subjects: (value) => value.split("\n").map((line) => line.trim()).filter(Boolean).map((line) => {
-    const [kind, ...name] = line.split(/\s+/);
-    return name.length ? { kind, name: name.join(" ") } : { kind };
-  }),
   // "community | 开放社区活动室 | 每月 4 次 | 2026-12-10" per line
   items: (value) => value.split("\n").map((line) => line.split("|").map((part) => part.trim()))
     .filter((parts) => parts.some(Boolean))
@@ -60,9 +71,21 @@ const converters = {
   }),
 };
 
+// A subject picker (data-subject-kind): a ticked box is one unnamed subject of its kind,
+// each line of a name field one named subject.
+function pickedSubjects(element) {
+  const kind = element.dataset.subjectKind;
+  if (element.type === "checkbox") return element.checked ? [{ kind }] : [];
+  return element.value.split("\n").map((line) => line.trim()).filter(Boolean).map((name) => ({ kind, name }));
+}
+
 function formPayload(form) {
   const payload = {};
   for (const element of form.elements) {
+    if (element.dataset.subjectKind) {
+      payload.subjects = [...(payload.subjects || []), ...pickedSubjects(element)];
+      continue;
+    }
     if (!element.name || element.type === "submit") continue;
     const convert = converters[element.dataset.type];
     const value = convert ? convert(element.value) : element.value;
@@ -81,7 +104,7 @@ function wireApiForm(form) {
     if (errors) errors.textContent = "";
     const { ok, answer } = await api(form.dataset.method || "POST", form.dataset.api, formPayload(form));
     if (!ok) {
-      if (errors) errors.textContent = describe(answer);
+      if (errors) errors.textContent = describe(answer, form);
       return;
     }
     if (form.dataset.next) {
@@ -186,6 +209,28 @@ function wireBoard(board) {
   setTimeout(poll, 1500);
 }
 
+// The meeting desk's figures as the work proceeds: check-ins, tokens issued, ballots in.
+function wireDeskFigures(figures) {
+  const meeting = figures.dataset.meeting;
+  const phase = document.querySelector("#desk-phase");
+  const labels = JSON.parse(phase.dataset.labels);
+  const fields = { checked_in: "#desk-checked-in", issued: "#desk-issued", returned: "#desk-returned", missing_for_quorum: "#desk-missing" };
+  const poll = async () => {
+    if (!document.hidden) {
+      const { ok, answer } = await api("GET", `/api/meetings/${meeting}/status`).catch(() => ({ ok: false }));
+      if (ok) {
+        for (const [key, selector] of Object.entries(fields)) {
+          const element = figures.querySelector(selector);
+          if (element && answer[key] !== undefined && String(answer[key]) !== element.textContent) element.textContent = answer[key];
+        }
+        phase.textContent = labels[answer.phase] || answer.phase;
+      }
+    }
+    setTimeout(poll, 2000);
+  };
+  setTimeout(poll, 2000);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("form[data-api]").forEach(wireApiForm);
   document.querySelectorAll("[data-print]").forEach((button) => button.addEventListener("click", () => window.print()));
@@ -198,4 +243,6 @@ document.addEventListener("DOMContentLoaded", () => {
   if (receipt) wireReceiptCheck(receipt);
   const board = document.querySelector("#board");
   if (board) wireBoard(board);
+  const figures = document.querySelector("#desk-figures");
+  if (figures) wireDeskFigures(figures);
 });

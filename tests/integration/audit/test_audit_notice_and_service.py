@@ -33,7 +33,9 @@ def test_the_notice_shows_results_counts_policy_and_the_log_head_with_its_qr_cod
     assert "光明社区群众测评结果公示" in html and "size: A4" in html
     assert "<td>5</td><td>3</td>" in html, "issued 5, returned 3"
     assert "66.67%" in html, "社区服务: 满意 2 of 3 valid, 基本满意 none"
-    assert "满意率（satisfaction）=（满意+基本满意）÷ 有效票" in html
+    assert "满意率（满意/基本满意/不满意）\n=（满意+基本满意）÷ 有效票" in html
+    assert "satisfaction" not in html.split("<body>")[1], "no policy key in the notice's text"
+    assert "有效 + 弃权 + 无效 + 空白 = 收回选票 3 张" in html and "<th>空白</th>" in html
     assert published.data["source_hash"] in html and published.data["policy_hash"] in html
     assert re.search(r"<svg[^>]*class=\"segno\"", html), "the QR code is inline SVG"
 

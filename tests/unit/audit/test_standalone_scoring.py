@@ -33,14 +33,20 @@ marks = st.lists(
     ),
     max_size=8,
 )
+any_meeting = given(ballots=st.lists(marks, max_size=30), voids=st.sampled_from(["item", "ballot"]))
+"""Any ballots, under either invalid-mark rule."""
+
+
+def voiding(voids: str) -> dict[str, Any]:
+    return {**copy.deepcopy(DEFAULT_POLICY), "invalid_mark_voids": voids}
 
 
 @settings(max_examples=200, deadline=None)
-@given(ballots=st.lists(marks, max_size=30), voids=st.sampled_from(["item", "ballot"]))
+@any_meeting
 def test_the_standalone_recount_equals_the_tallys_on_any_ballots(
     ballots: list[list[dict[str, str]]], voids: str
 ) -> None:
-    policy: dict[str, Any] = {**copy.deepcopy(DEFAULT_POLICY), "invalid_mark_voids": voids}
+    policy = voiding(voids)
 
     standalone = verify_bundle.meeting_results(policy, SUBJECTS, ballots)
 
@@ -55,3 +61,19 @@ def test_the_standalone_reading_of_a_version_1_ballot_equals_the_upcasters() -> 
     standalone = verify_bundle.marks_of({"schema_version": 1, "data": data})
 
     assert standalone == ballot_marks_as_a_list(data)["marks"]
+
+
+@settings(max_examples=200, deadline=None)
+@any_meeting
+def test_results_published_as_version_1_upcast_exactly_to_version_2(
+    ballots: list[list[dict[str, str]]], voids: str
+) -> None:
+    from services.tally.events import every_ballot_accounted_per_item
+
+    today = scoring.meeting_results(voiding(voids), SUBJECTS, ballots)
+    published_in_2011 = {"results": verify_bundle.as_version_1(today)}
+
+    assert every_ballot_accounted_per_item(published_in_2011) == {"results": today}
+    for subject in today["subjects"]:
+        for item in subject["dimensions"]:
+            assert item["valid"] + item["abstained"] + item["void"] + item["blank"] == len(ballots)

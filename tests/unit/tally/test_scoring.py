@@ -50,6 +50,40 @@ def test_void_items_and_void_ballots_stay_out_of_every_rate() -> None:
     assert results["subjects"][0]["dimensions"][1]["valid"] == 1
 
 
+def test_every_returned_ballot_is_valid_abstained_void_or_blank_on_each_item() -> None:
+    ballots = [
+        [mark("committee-1", "卫生", "满意")],
+        [mark("committee-1", "卫生", "不了解")],
+        [mark("committee-1", "卫生", "很好"), mark("committee-1", "文化", "满意")],
+        [mark("committee-1", "文化", "满意")],
+        [],
+    ]
+
+    items = scoring.meeting_results(DEFAULT_POLICY, SUBJECTS, ballots)["subjects"][0]
+    hygiene, culture = items["dimensions"][1], items["dimensions"][2]
+
+    counted = ("valid", "abstained", "void", "blank")
+    assert [hygiene[key] for key in counted] == [1, 1, 1, 2]
+    assert [culture[key] for key in counted] == [2, 0, 0, 3]
+    for item in items["dimensions"]:
+        assert sum(item[key] for key in counted) == len(ballots), item["dimension"]
+
+
+def test_a_ballot_void_as_a_whole_is_void_on_every_item_and_blank_on_none() -> None:
+    ballots = [
+        [mark("committee-1", "卫生", "很好"), mark("committee-1", "文化", "满意")],
+        [mark("committee-1", "卫生", "满意")],
+    ]
+    policy = {**DEFAULT_POLICY, "invalid_mark_voids": "ballot"}
+
+    results = scoring.meeting_results(policy, SUBJECTS, ballots)
+    service, hygiene = results["subjects"][0]["dimensions"][:2]
+
+    assert results["void_ballots"] == 1
+    assert (hygiene["valid"], hygiene["void"], hygiene["blank"]) == (1, 1, 0)
+    assert (service["valid"], service["void"], service["blank"]) == (0, 1, 1)
+
+
 def test_excellence_rate_and_the_one_third_unfit_flag() -> None:
     values = ["优秀", "不称职", "不称职", "称职", "优秀", "不称职"]
     ballots = [[mark("graduate-1", "工作能力", v)] for v in values]

@@ -221,9 +221,27 @@ def secantus_executable() -> str:
 
 
 def dies_with_starter() -> list[str]:
-    """A command prefix: the kernel kills the command when the process that started it dies."""
+    """A command prefix: the kernel kills the command when the process that started it dies.
+
+    Start such a command with `handed_over` right after: until `setpriv` has asked for the
+    signal, its starter's death goes unnoticed."""
     setpriv = shutil.which("setpriv")
     return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
+
+
+def handed_over(process: subprocess.Popen[bytes], seconds: float = 10) -> None:
+    """Wait until `setpriv` has become the command it runs: it asks the kernel for the death
+    signal just before, and a starter killed earlier would leave the command running for
+    ever (seen: 4 servers in 30 when the starter was killed at once on a busy machine)."""
+    setpriv = shutil.which("setpriv")
+    deadline = time.monotonic() + seconds
+    while setpriv is not None and time.monotonic() < deadline and process.poll() is None:
+        try:
+            if os.readlink(f"/proc/{process.pid}/exe") != os.path.realpath(setpriv):
+                return
+        except OSError:  # no /proc here, or it has just exited
+            return
+        time.sleep(0.002)
 
 
 def start_secantus(
@@ -240,7 +258,7 @@ def start_secantus(
     data_dir.mkdir(parents=True, exist_ok=True)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as output:
-        return subprocess.Popen(
+        server = subprocess.Popen(
             [
                 *([] if outlive_starter else dies_with_starter()),
                 secantus_executable(),
@@ -259,6 +277,9 @@ def start_secantus(
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+    if not outlive_starter:
+        handed_over(server)
+    return server
 
 
 def ensure_mongodb(environ: Mapping[str, str]) -> Component:

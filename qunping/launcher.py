@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from qunping.core.config import Settings
-from qunping.infra import dies_with_starter
+from qunping.infra import dies_with_starter, handed_over
 
 SERVICES: dict[str, str] = {
     "ballot": "services.ballot.service:BallotService",
@@ -234,6 +234,7 @@ class Launcher:
                 stderr=subprocess.STDOUT,
                 process_group=0,
             )
+        handed_over(slot.process)
         slot.restart_at = None
         slot.ready_since = None
         self._save_state()

@@ -25,15 +25,16 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
+from collections.abc import Mapping  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
 import click  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
-from qunping import infra, launcher, sample  # noqa: E402
+from qunping import broker_access, infra, launcher, sample  # noqa: E402
 from qunping.core import deployment  # noqa: E402
-from qunping.core.config import Settings, settings_from  # noqa: E402
+from qunping.core.config import DEFAULTS, Settings, settings_from  # noqa: E402
 from qunping.core.errors import InvalidInput, NotFound, Refused  # noqa: E402
 
 if TYPE_CHECKING:
@@ -229,7 +230,7 @@ def show(what: str, campaign_id: str) -> None:
 def service(name: str) -> None:
     """Run one service in this process until SIGTERM (the container entrypoint)."""
     try:
-        settings = settings_from(os.environ)
+        settings = settings_from(_as_role(os.environ, name))
     except InvalidInput as error:
         raise click.ClickException(f"bad configuration: {error.messages}") from None
     try:
@@ -270,11 +271,19 @@ def _call_notify(method: str, payload: dict[str, Any]) -> Any:
     return _call("notify", method, payload)
 
 
+def _as_role(environ: Mapping[str, str], role: str) -> dict[str, str]:
+    """The environment with `AMQP_URI` naming `role`'s own broker user, when
+    `QUNPING_BROKER_USERS` names a file of them (`infra up` writes one)."""
+    uri = environ.get("AMQP_URI", DEFAULTS["AMQP_URI"])
+    return {**environ, "AMQP_URI": broker_access.as_role(uri, role, environ)}
+
+
 def _operator_settings() -> Settings:
     """What an operator's command talks to: the environment, else what `infra up` runs
     locally (so `QUNPING_MONGO_PORT` and `QUNPING_HOME` mean the same as for `run`)."""
+    environ = {**os.environ, **infra.effective_environment(os.environ)}
     try:
-        return settings_from({**os.environ, **infra.effective_environment(os.environ)})
+        return settings_from(_as_role(environ, broker_access.OPERATOR))
     except InvalidInput as error:
         raise click.ClickException(f"bad configuration: {error.messages}") from None
 

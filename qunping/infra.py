@@ -9,30 +9,36 @@ started (a broker that was already running is left alone).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from kombu.connection import Connection
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+from qunping import broker_access
 from qunping.core.config import DEFAULTS, LOCAL_MONGO_PORT
 
 RABBITMQ_SERVER = "rabbitmq-server"
 RABBITMQ_SBIN = Path("/usr/sbin")
+BROKER_USERS_FILE = "broker-users.json"
+LOCAL_USER_PREFIX = "qunping-"
 
 
 class InfraError(RuntimeError):
@@ -63,10 +69,15 @@ def mongo_port(environ: Mapping[str, str]) -> int:
 
 def effective_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The variables services need, pointing at what `up` provides unless set."""
-    return {
+    effective = {
         "AMQP_URI": environ.get("AMQP_URI", DEFAULTS["AMQP_URI"]),
         "MONGO_URI": environ.get("MONGO_URI", local_mongo_uri(environ)),
     }
+    users = home(environ) / BROKER_USERS_FILE
+    chosen = broker_access.USERS_FILE_VARIABLE in environ or "AMQP_URI" in environ
+    if not chosen and users.exists():
+        effective[broker_access.USERS_FILE_VARIABLE] = str(users)
+    return effective
 
 
 # -- RabbitMQ ------------------------------------------------------------------------
@@ -159,11 +170,73 @@ def _apt_install(package: str) -> None:
 def stop_rabbitmq(environ: Mapping[str, str]) -> str:
     if not _started_by_us(environ):
         return "rabbitmq: left running (qunping did not start it)"
-    ctl = shutil.which("rabbitmqctl") or shutil.which("rabbitmqctl", path=str(RABBITMQ_SBIN))
+    ctl = _rabbitmqctl()
     if ctl:
         subprocess.run([ctl, "stop"], check=False)
     _remember(environ, rabbitmq_started=False)
     return "rabbitmq: stopped"
+
+
+def _rabbitmqctl() -> str:
+    return shutil.which("rabbitmqctl") or shutil.which("rabbitmqctl", path=str(RABBITMQ_SBIN)) or ""
+
+
+def load_definitions(definitions: Mapping[str, object]) -> None:
+    """Load users, permissions (and vhosts) into the local broker in one `rabbitmqctl`
+    call (each takes seconds); what is already there is updated. The file is read by the
+    broker's own user (Debian's rabbitmqctl runs as it), and by nobody else."""
+    ctl = _rabbitmqctl()
+    done = None
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "definitions.json"
+        path.touch(mode=0o600)  # password hashes
+        path.write_text(json.dumps(definitions))
+        with contextlib.suppress(KeyError, PermissionError):
+            broker_user = pwd.getpwnam("rabbitmq")
+            for owned in (scratch, path):
+                os.chown(owned, broker_user.pw_uid, broker_user.pw_gid)
+        if ctl:
+            done = subprocess.run(
+                [ctl, "import_definitions", str(path)], capture_output=True, check=False
+            )
+    if done is None or done.returncode != 0:
+        detail = done.stderr.decode(errors="replace").strip()[-300:] if done else "not found"
+        raise InfraError(
+            f"could not load broker users with rabbitmqctl ({detail}); run as root on the "
+            "broker's machine, or create the users of qunping.broker_access yourself"
+        )
+
+
+def delete_users(names: Iterable[str]) -> None:
+    ctl = _rabbitmqctl()
+    running = [
+        subprocess.Popen([ctl, "delete_user", name], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+        for name in names
+    ]  # fmt: skip
+    for process in running:
+        process.wait()
+
+
+@contextmanager
+def broker_users(admin_uri: str, prefix: str) -> Iterator[Path]:
+    """A user per role of `qunping.broker_access` on the vhost of `admin_uri`, named
+    `{prefix}{role}`, deleted afterwards; yields the file of their passwords, for
+    `QUNPING_BROKER_USERS`."""
+    passwords = broker_access.new_passwords()
+    load_definitions(broker_access.definitions(vhost_name(admin_uri), prefix, passwords))
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            path = Path(scratch) / BROKER_USERS_FILE
+            broker_access.write_users_file(path, prefix, passwords)
+            yield path
+    finally:
+        delete_users(broker_access.user_name(prefix, role) for role in passwords)
+
+
+def vhost_name(amqp_uri: str) -> str:
+    path = urlsplit(amqp_uri).path
+    return unquote(path[1:]) if len(path) > 1 else "/"
 
 
 @contextmanager
@@ -173,7 +246,7 @@ def private_vhost(base_uri: str, label: str) -> Iterator[str]:
     Tests and benchmarks run services named like the real ones; in a vhost of their own
     they never answer, or steal, a running qunping's messages.
     """
-    ctl = shutil.which("rabbitmqctl") or shutil.which("rabbitmqctl", path=str(RABBITMQ_SBIN)) or ""
+    ctl = _rabbitmqctl()
     vhost = f"{label}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     user = urlsplit(base_uri).username or "guest"
     commands = [
@@ -333,11 +406,37 @@ def stop_mongodb(environ: Mapping[str, str]) -> str:
 # -- the commands --------------------------------------------------------------------
 
 
+def ensure_broker_users(environ: Mapping[str, str]) -> Component:
+    """A user per service on the local broker's vhost `/` (qunping.broker_access), their
+    passwords kept in `QUNPING_HOME/broker-users.json` for `qunping run`; loaded again on
+    every `up`, so a changed table takes effect. A broker chosen with `AMQP_URI` is the
+    operator's to set up (docs/deploy.md)."""
+    uri = effective_environment(environ)["AMQP_URI"]
+    path = home(environ) / BROKER_USERS_FILE
+    if "AMQP_URI" in environ:
+        return Component("broker users", _redact(uri), False, False, "AMQP_URI chosen: none made")
+    try:
+        stored = json.loads(path.read_text())
+        prefix, passwords = stored["prefix"], stored["passwords"]
+    except (OSError, ValueError, KeyError):
+        prefix, passwords = LOCAL_USER_PREFIX, {}
+    passwords = {**broker_access.new_passwords(), **passwords}
+    try:
+        load_definitions(broker_access.definitions(vhost_name(uri), prefix, passwords))
+    except InfraError as error:
+        return Component("broker users", _redact(uri), False, False, str(error))
+    broker_access.write_users_file(path, prefix, passwords)
+    return Component(
+        "broker users", _redact(uri), True, True, f"{len(passwords)} users {prefix}*, {path}"
+    )
+
+
 def up(environ: Mapping[str, str], only: str | None = None) -> list[Component]:
     home(environ).mkdir(parents=True, exist_ok=True)
     components = []
     if only in (None, "rabbitmq"):
         components.append(ensure_rabbitmq(environ))
+        components.append(ensure_broker_users(environ))
     if only in (None, "mongodb"):
         components.append(ensure_mongodb(environ))
     return components

@@ -25,7 +25,7 @@ from kombu.connection import Connection  # noqa: E402
 from pymongo import MongoClient  # noqa: E402
 from pymongo.database import Database  # noqa: E402
 
-from qunping import infra  # noqa: E402
+from qunping import broker_access, infra  # noqa: E402
 from qunping.core.config import DEFAULTS  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
@@ -97,10 +97,22 @@ def amqp_uri() -> Iterator[str]:
         yield base
         return
     try:
-        with infra.private_vhost(base, "qunping_test") as uri:
+        with (
+            infra.private_vhost(base, "qunping_test") as uri,
+            infra.broker_users(uri, f"{infra.vhost_name(uri)}.") as users,
+            pytest.MonkeyPatch.context() as patch,
+        ):
+            # Every service of the run, in this process or another, connects as its own
+            # user (qunping.broker_access), so what is tested is what is deployed.
+            patch.setenv(broker_access.USERS_FILE_VARIABLE, str(users))
             yield uri
     except infra.InfraError as error:
         pytest.exit(str(error), 2)
+
+
+def as_role(amqp_uri: str, role: str) -> str:
+    """`amqp_uri` with the credentials of `role`'s broker user."""
+    return broker_access.as_role(amqp_uri, role, os.environ)
 
 
 @pytest.fixture
@@ -124,7 +136,8 @@ def nameko_config(
 def container_factory(
     nameko_config: dict[str, Any], container_factory: Any, amqp_uri: str
 ) -> Iterator[Any]:
-    """nameko's factory, with three changes for running several services in one process:
+    """nameko's factory, with four changes for running several services in one process:
+    each of qunping's services connects as its own broker user (qunping.broker_access);
     each container gets a web server port of its own (health endpoints) unless the test
     chose one; its containers are killed before `nameko_config` drops the test's databases
     (requested first, so torn down last: SecantusDB never answers a `dropDatabase` while a
@@ -137,6 +150,9 @@ def container_factory(
         address = config.get("WEB_SERVER_ADDRESS", "")
         if not address.startswith("127.0.0.1:"):
             config = {**config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{infra.free_port()}"}
+        name = getattr(service_cls, "name", "")
+        if name in broker_access.ROLE_BY_NAME:  # qunping's, as its own user
+            config = {**config, "AMQP_URI": as_role(config["AMQP_URI"], name)}
         container = container_factory(service_cls, config)
         containers.append(container)
         return container

@@ -39,12 +39,15 @@ log = logging.getLogger(__name__)
 
 ANNOUNCEMENT_QUEUE = "qunping.deployment"
 # An argument RabbitMQ compares on every declaration and that takes any text. Nothing is
-# published to the queue, so nothing is ever dead-lettered to this (absent) exchange.
+# published to the queue, so nothing is ever dead-lettered to this (absent) exchange; but
+# declaring the queue needs `write` on it, which each service's broker user has on this
+# prefix only (qunping.broker_access).
 _IDENTITY_ARGUMENT = "x-dead-letter-exchange"
-# The refusal ends "... received '-' but current is '<id>'", cut at 255 characters: asking
-# with a value this short leaves room for a vhost name of 100.
-_PROBE = "-"
-_ANNOUNCED = re.compile(r"current is (?:the value )?'(\w+)'")
+IDENTITY_EXCHANGE_PREFIX = "qunping.deployment."
+# The refusal ends "... received '<prefix>-' but current is '<prefix><id>'", cut at 255
+# characters: asking with a value this short leaves room for a vhost name of 80.
+_PROBE = f"{IDENTITY_EXCHANGE_PREFIX}-"
+_ANNOUNCED = re.compile(r"current is (?:the value )?'qunping\.deployment\.(\w+)'")
 HEARTBEAT_SECONDS = 60
 
 
@@ -141,7 +144,7 @@ def announce(connection: Connection, ours: Deployment, amqp_uri: str) -> None:
     for _ in range(5):
         channel = connection.channel()
         try:
-            _declare(channel, ours.id)
+            _declare(channel, f"{IDENTITY_EXCHANGE_PREFIX}{ours.id}")
             channel.basic_consume(ANNOUNCEMENT_QUEUE, no_ack=True, callback=lambda _: None)
             return
         except NotFound:
@@ -159,14 +162,14 @@ def announce(connection: Connection, ours: Deployment, amqp_uri: str) -> None:
     raise RuntimeError(f"could not announce deployment {ours.id} on {vhost_of(amqp_uri)}")
 
 
-def _declare(channel: Any, deployment_id: str) -> Any:
+def _declare(channel: Any, identity: str) -> Any:
     # Classic whatever the broker's default queue type (a quorum queue is never auto-deleted);
     # durable, since RabbitMQ 4 deprecates transient queues that are not exclusive.
     return channel.queue_declare(
         ANNOUNCEMENT_QUEUE,
         durable=True,
         auto_delete=True,
-        arguments={"x-queue-type": "classic", _IDENTITY_ARGUMENT: deployment_id},
+        arguments={"x-queue-type": "classic", _IDENTITY_ARGUMENT: identity},
     )
 
 

@@ -11,6 +11,7 @@ from qunping.core.dependencies import service_database
 from qunping.core.eventlog import EventLog
 from qunping.core.mongo_eventlog import MongoEventLog
 from services.notify.dispatch import Dispatcher, PublicEventIntake
+from services.notify.egress import Resolver, system_resolver
 from services.notify.outbox import Outbox
 from services.notify.settings import NotifySettings, notify_settings
 from services.notify.view import NotifyView
@@ -32,8 +33,9 @@ class NotifierDependency(DependencyProvider):  # type: ignore[misc]
     service's `EventLogDependency` (the log is only read here, never written).
     """
 
-    def __init__(self, poll_seconds: float = 1.0) -> None:
+    def __init__(self, poll_seconds: float = 1.0, resolve: Resolver = system_resolver) -> None:
         self.poll_seconds = poll_seconds
+        self.resolve = resolve
 
     def setup(self) -> None:
         config = self.container.config
@@ -43,7 +45,9 @@ class NotifierDependency(DependencyProvider):  # type: ignore[misc]
         log: EventLog = MongoEventLog(database, name)
         self.outbox = Outbox(database)
         self.view = NotifyView(log)
-        self.dispatcher = Dispatcher(self.outbox, self.view, self.settings, self._spawn)
+        self.dispatcher = Dispatcher(
+            self.outbox, self.view, self.settings, self._spawn, self.resolve
+        )
         self.intake = PublicEventIntake(config["AMQP_URI"], self.outbox, self.view, self.settings)
         self._stop = threading.Event()
         # Declared before any relay of this container starts, so that not even notify's

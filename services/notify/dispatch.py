@@ -31,6 +31,8 @@ from kombu.messaging import Consumer
 from qunping.core.amqp import CLOUDEVENTS_CONTENT_TYPE, public_exchange
 from qunping.core.envelope import from_cloudevent, utc_now
 from qunping.core.errors import InvalidInput
+from services.notify.egress import Refused as DestinationRefused
+from services.notify.egress import Resolver, system_resolver
 from services.notify.email import EMAIL_RULES, TEMPLATES, compose, send
 from services.notify.outbox import DEAD, DELIVERED, PENDING, SENT, Outbox
 from services.notify.settings import NotifySettings
@@ -126,10 +128,26 @@ class PublicEventIntake:
             )
 
 
+def _short_reason(failure: requests.RequestException) -> str:
+    if isinstance(failure, requests.Timeout):
+        return "timed out"
+    if isinstance(failure, requests.exceptions.SSLError):
+        return "TLS failed"
+    if isinstance(failure, requests.ConnectionError):
+        return "could not connect"
+    return "the request failed"
+
+
 class Dispatcher:
     def __init__(
-        self, outbox: Outbox, view: NotifyView, settings: NotifySettings, spawn: Spawn
+        self,
+        outbox: Outbox,
+        view: NotifyView,
+        settings: NotifySettings,
+        spawn: Spawn,
+        resolve: Resolver = system_resolver,
     ) -> None:
+        self._resolve = resolve
         self._outbox = outbox
         self._view = view
         self._settings = settings
@@ -138,6 +156,13 @@ class Dispatcher:
         self._lock = threading.Lock()
         self.wake = threading.Event()
         self._http = requests.Session()
+
+    def admit(self, url: str) -> None:
+        """Raise InvalidInput unless webhooks may go to `url` (its host resolved now)."""
+        try:
+            self._settings.egress.check(url, self._resolve)
+        except DestinationRefused as refused:
+            raise InvalidInput({"url": [str(refused)]}) from None
 
     def run(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
         while not stop.is_set():
@@ -200,6 +225,8 @@ class Dispatcher:
         status_code: int | None = None
         error: str | None = None
         try:
+            # Resolved and checked again at every attempt: the name may point elsewhere now.
+            self._settings.egress.check(subscription.url, self._resolve)
             response = self._http.post(
                 subscription.url,
                 data=body,
@@ -210,8 +237,12 @@ class Dispatcher:
             status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
+        except DestinationRefused as refused:
+            error = str(refused)
         except requests.RequestException as failure:
-            error = f"{type(failure).__name__}: {failure}"[:500]
+            # A short reason: the socket's own error would tell a subscriber what listens
+            # where inside the network.
+            error = _short_reason(failure)
         duration_ms = round((time.monotonic() - started) * 1000)
         retry = self._settings.retry
         if error is None:

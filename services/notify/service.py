@@ -44,6 +44,7 @@ class NotifyService(HealthEndpoints):
     def subscribe_webhook(self, payload: Any) -> dict[str, Any]:
         """Deliver public events matching `event_types` to `url`, signed with `secret`."""
         command = load(schemas.SubscribeWebhook(), payload)
+        self.notifier.dispatcher.admit(command["url"])
         subscription_id = uuid.uuid4().hex
         self.notifier.outbox.store_secret(subscription_id, command.pop("secret"))
         self.log.append(

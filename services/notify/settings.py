@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from qunping.core.schemas import StrictSchema, load
 from services.notify.backoff import RetrySchedule
+from services.notify.egress import DEFAULT_SERVICE_NETWORKS, EgressPolicy
 from services.notify.email import SmtpSettings
 
 DEFAULTS: dict[str, Any] = {
@@ -25,7 +26,23 @@ DEFAULTS: dict[str, Any] = {
     "QUNPING_SMTP_PASSWORD": "",
     "QUNPING_SMTP_FROM": "qunping@localhost",
     "QUNPING_DISTRICT_EMAILS": "",
+    "QUNPING_WEBHOOK_ALLOW": "",
+    "QUNPING_WEBHOOK_DENY_NETWORKS": DEFAULT_SERVICE_NETWORKS,
 }
+
+
+def _allow_list(text: str) -> None:
+    try:
+        EgressPolicy.parse(text, "")
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
+
+
+def _networks(text: str) -> None:
+    try:
+        EgressPolicy.parse("", text)
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
 
 
 class NotifySettingsSchema(StrictSchema):
@@ -50,6 +67,10 @@ class NotifySettingsSchema(StrictSchema):
     QUNPING_SMTP_PASSWORD = fields.String(required=True)
     QUNPING_SMTP_FROM = fields.Email(required=True)
     QUNPING_DISTRICT_EMAILS = fields.String(required=True)
+    QUNPING_WEBHOOK_ALLOW = fields.String(required=True, validate=_allow_list)
+    """Host names and networks webhooks may reach even though they are not public."""
+    QUNPING_WEBHOOK_DENY_NETWORKS = fields.String(required=True, validate=_networks)
+    """The cluster's service network(s), refused even where they look public."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +80,7 @@ class NotifySettings:
     smtp: SmtpSettings | None
     """None while `QUNPING_SMTP_HOST` is unset: e-mails are then recorded, not sent."""
     district_emails: tuple[str, ...]
+    egress: EgressPolicy
 
 
 def notify_settings(
@@ -91,5 +113,8 @@ def notify_settings(
             address.strip()
             for address in values["QUNPING_DISTRICT_EMAILS"].split(",")
             if address.strip()
+        ),
+        egress=EgressPolicy.parse(
+            values["QUNPING_WEBHOOK_ALLOW"], values["QUNPING_WEBHOOK_DENY_NETWORKS"]
         ),
     )

@@ -17,6 +17,8 @@ FAST_RETRIES = {
     "QUNPING_WEBHOOK_MAX_ATTEMPTS": "5",
     "QUNPING_WEBHOOK_TIMEOUT_SECONDS": "1",
 }
+LOCAL_RECEIVERS = {"QUNPING_WEBHOOK_ALLOW": "127.0.0.1/32"}
+"""The tests' receivers listen on loopback, which webhooks may reach only when allowed."""
 
 
 @pytest.fixture
@@ -26,9 +28,9 @@ def start_notify(
     """Start notify with config overrides; returns an RPC proxy to it."""
     with ExitStack() as stack:
 
-        def start(**overrides: str) -> Any:
-            config = {**nameko_config, **FAST_RETRIES, **overrides}
-            container = container_factory(NotifyService, config)
+        def start(service: type = NotifyService, **overrides: str) -> Any:
+            config = {**nameko_config, **FAST_RETRIES, **LOCAL_RECEIVERS, **overrides}
+            container = container_factory(service, config)
             container.start()
             return stack.enter_context(ClusterRpcProxy(config)).notify
 

@@ -17,6 +17,8 @@ from jsonschema import Draft202012Validator
 
 from qunping import infra
 from qunping.core.errors import InvalidInput
+from services.notify.dependencies import NotifierDependency
+from services.notify.service import NotifyService
 from tests.integration.notify.helpers import SECRET, announcement, wait_until
 from tests.integration.notify.receiver import Receiver, always, failing_first
 
@@ -144,7 +146,7 @@ def test_a_receiver_down_then_up_receives_everything_in_order(
     failures = [
         a for a in notify.webhook_attempts({"subscription_id": subscription_id}) if a["error"]
     ]
-    assert failures and all("Connection" in a["error"] for a in failures)
+    assert failures and all(a["error"] == "could not connect" for a in failures)
     assert {a["event_id"] for a in failures} == {json.loads(receiver.requests[0].body)["id"]}, (
         "only the head of the queue was tried while the receiver was down"
     )
@@ -275,3 +277,63 @@ def test_a_bad_subscription_is_refused_field_by_field_and_nothing_is_written(
     assert set(refused.value.messages) == {"url", "event_types", "secret", "owner"}
     assert notify.webhook_subscriptions() == []
     assert notify.public_feed({"after": 0})["head"] == 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://127.0.0.1:8005/api/accounts",
+        "http://[::1]/",
+        "http://10.0.0.5:27017/",
+        "http://192.168.1.1/",
+        "http://224.0.0.1/",
+        "http://0.0.0.0:5672/",
+        "http://10.96.0.1/",
+        "http://someone:secret@receiver.example.cn/",
+    ],
+)
+def test_a_subscription_to_a_non_public_destination_is_refused_and_stored_nowhere(
+    start_notify: Callable[..., Any], url: str
+) -> None:
+    notify = start_notify(QUNPING_WEBHOOK_ALLOW="")
+    with pytest.raises(InvalidInput) as refused:
+        notify.subscribe_webhook({"url": url, "event_types": ["#"], "secret": SECRET})
+    assert list(refused.value.messages) == ["url"]
+    assert notify.webhook_subscriptions() == []
+
+
+class Rebinding:
+    """A name that resolves to a public address when subscribed, then to loopback."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.asked += 1
+        return ["93.184.216.34"] if self.asked == 1 else ["127.0.0.1"]
+
+
+def test_a_host_resolving_to_loopback_only_at_delivery_is_not_delivered_to(
+    start_notify: Callable[..., Any], receivers: Callable[..., Receiver]
+) -> None:
+    resolver = Rebinding()
+
+    class RebindingNotify(NotifyService):
+        notifier = NotifierDependency(resolve=resolver)
+
+    notify = start_notify(RebindingNotify, QUNPING_WEBHOOK_ALLOW="")
+    receiver = receivers()
+    url = receiver.url.replace("127.0.0.1", "rebinding.example.cn")
+    reply = notify.subscribe_webhook({"url": url, "event_types": ["#"], "secret": SECRET})
+    notify.publish_announcement(announcement(1))
+
+    attempts = wait_until(
+        lambda: notify.webhook_attempts({"subscription_id": reply["subscription_id"]}),
+        what="a refused attempt",
+    )
+    assert attempts[0]["error"] == (
+        "rebinding.example.cn resolves to a loopback address (127.0.0.1), which is refused"
+    )
+    assert attempts[0]["status_code"] is None
+    assert receiver.requests == []

@@ -26,6 +26,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
+from qunping.core.cells import append_xlsx_row, csv_row
 from qunping.core.errors import InvalidInput, NotFound, QunpingError
 from services.ballot.domain import CATEGORIES
 from services.ballot.policy import DEFAULT_POLICY
@@ -411,7 +412,7 @@ def grades_file(page: Page) -> Response:
         text = io.StringIO()
         writer = csv.writer(text)
         writer.writerow(GRADE_COLUMNS)
-        writer.writerows(rows)
+        writer.writerows(csv_row(row) for row in rows)  # community names: never formulas
         # A byte-order mark, so spreadsheet programs read the Chinese names as UTF-8.
         body = "\ufeff" + text.getvalue()
         return Response(body, content_type="text/csv; charset=utf-8",
@@ -421,7 +422,7 @@ def grades_file(page: Page) -> Response:
     assert sheet is not None
     sheet.append(list(GRADE_COLUMNS))
     for row in rows:
-        sheet.append(row)
+        append_xlsx_row(sheet, row)
     data = io.BytesIO()
     workbook.save(data)
     return Response(

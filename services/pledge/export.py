@@ -2,7 +2,8 @@
 
 `rows` is a pure function of the pledges' details; the two writers only lay the rows out.
 CSV is UTF-8 with a byte-order mark, which Excel on Chinese Windows needs to read it as
-UTF-8 rather than GBK.
+UTF-8 rather than GBK. Names come from users, so no cell is ever a formula
+(qunping.core.cells).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
+from qunping.core.cells import append_xlsx_row, csv_row
 from services.pledge.domain import SIDES
 
 STATUS_LABELS = {
@@ -93,7 +95,7 @@ def to_csv(table: Sequence[Mapping[str, Any]]) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([label for _, label in COLUMNS])
     for row in table:
-        writer.writerow(["" if row[key] is None else row[key] for key, _ in COLUMNS])
+        writer.writerow(csv_row("" if row[key] is None else row[key] for key, _ in COLUMNS))
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -105,7 +107,7 @@ def to_xlsx(table: Sequence[Mapping[str, Any]], title: str) -> bytes:
     sheet.title = title[:31]  # Excel's limit on sheet names
     sheet.append([label for _, label in COLUMNS])
     for row in table:
-        sheet.append([_cell(key, row[key]) for key, _ in COLUMNS])
+        append_xlsx_row(sheet, (_cell(key, row[key]) for key, _ in COLUMNS))
     for index, (key, label) in enumerate(COLUMNS, start=1):
         letter = get_column_letter(index)
         sheet.column_dimensions[letter].width = WIDTHS.get(key, max(8, 2 * len(label) + 2))

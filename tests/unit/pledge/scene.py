@@ -54,12 +54,12 @@ SUBJECTS = [
 class Scene:
     """A unit and its pledge letter on an in-memory pledge log."""
 
-    def __init__(self) -> None:
+    def __init__(self, unit_name: str = "吉州区实验小学") -> None:
         self.book = PledgeBook(InMemoryEventLog("pledge", payload_schemas=payloads))
         registered = domain.register_unit(
             "吉州区",
             "光明社区",
-            "吉州区实验小学",
+            unit_name,
             "school",
             {"person": "李老师", "phone": "0796-8220000"},
         )

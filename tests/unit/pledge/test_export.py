@@ -1,9 +1,12 @@
 """The year-end export as pure functions over pledge details."""
 
+import csv
 import io
 
 import openpyxl
+import pytest
 
+from qunping.core import cells
 from services.pledge import export
 from services.pledge.domain import PLEDGE_STATUSES
 from tests.unit.pledge.scene import Scene
@@ -40,3 +43,24 @@ def test_the_sheet_has_a_header_row_frozen_panes_and_widths() -> None:
 
 def test_every_pledge_status_has_a_label_in_the_export() -> None:
     assert set(export.STATUS_LABELS) == set(PLEDGE_STATUSES)
+
+
+FORMULA = '=HYPERLINK("http://x","y")'
+
+
+def test_a_unit_named_like_a_formula_is_text_in_the_csv_and_the_sheet() -> None:
+    table = export.rows([Scene(unit_name=FORMULA).pledge.detail()], {})
+
+    [_, line] = export.to_csv(table).decode("utf-8-sig").splitlines()
+    [row] = csv.reader([line])
+    assert row[3] == "'" + FORMULA
+    assert '"\'=HYPERLINK(""http://x"",""y"")"' in line  # a quoted field
+    sheet = openpyxl.load_workbook(io.BytesIO(export.to_xlsx(table, "t"))).active
+    assert sheet is not None
+    assert (sheet["D2"].value, sheet["D2"].data_type) == (FORMULA, "s")
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_every_formula_start_is_neutralised_and_numbers_are_left_alone(start: str) -> None:
+    assert cells.csv_cell(f"{start}1+1") == f"'{start}1+1"
+    assert cells.csv_cell(-3) == -3 and cells.csv_cell("光明社区") == "光明社区"

@@ -36,7 +36,10 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
+
+import yaml
 
 from qunping.core.amqp import PUBLIC_EXCHANGE_NAME
 from qunping.core.deployment import ANNOUNCEMENT_QUEUE, IDENTITY_EXCHANGE_PREFIX
@@ -139,6 +142,9 @@ class Access:
     """One entry for every topic exchange of qunping's."""
 
 
+SUBSCRIBER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
+
+
 def topic_exchanges() -> tuple[str, ...]:
     return (RPC_EXCHANGE, PUBLIC_EXCHANGE, *(f"{log}.events" for log in LOGS))
 
@@ -208,7 +214,9 @@ def access_of(role: Role) -> Access:
 def subscriber_access(name: str) -> Access:
     """An outside system's: its own queues (`sub-<name>.*`), bound to `qunping.public` and
     read from; nothing else on the vhost."""
-    queue = rf"sub-{_literal(name)}\..+"
+    if not SUBSCRIBER_NAME.match(name):
+        raise ValueError(f"a subscriber's name is {SUBSCRIBER_NAME.pattern}: {name!r}")
+    queue = rf"sub-{name}\..+"  # the name has no character special in a pattern
     topics = {exchange: TopicAccess(NOTHING, NOTHING) for exchange in topic_exchanges()}
     topics[PUBLIC_EXCHANGE] = TopicAccess(write=NOTHING, read=".*")
     return Access(
@@ -219,7 +227,46 @@ def subscriber_access(name: str) -> Access:
     )
 
 
-SUBSCRIBER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
+# -- the Helm chart's copy -----------------------------------------------------------------
+
+CHART_TABLE = (
+    Path(__file__).resolve().parent.parent / "deploy/helm/qunping/files/broker-access.yaml"
+)
+SUBSCRIBER_PLACEHOLDER = "subscriber"
+
+
+def chart_table() -> dict[str, Any]:
+    """The table as the chart reads it (files/broker-access.yaml): a role's permissions,
+    and a subscriber's with `subscriber` where its name goes."""
+
+    def entry(access: Access) -> dict[str, Any]:
+        return {
+            "configure": access.configure,
+            "write": access.write,
+            "read": access.read,
+            "topics": [
+                {"exchange": exchange, "write": topic.write, "read": topic.read}
+                for exchange, topic in sorted(access.topics.items())
+            ],
+        }
+
+    return {
+        "roles": {role.name: entry(access_of(role)) for role in ROLES},
+        "subscriber": entry(subscriber_access(SUBSCRIBER_PLACEHOLDER)),
+    }
+
+
+def write_chart_table() -> None:
+    """Write the chart's copy (`python -c 'import qunping.broker_access as b;
+    b.write_chart_table()'`); a chart test fails while it differs."""
+    header = (
+        "# Generated from qunping/broker_access.py by write_chart_table(); do not edit.\n"
+        "# Each role's RabbitMQ permissions; templates/rabbitmq-users.yaml renders them.\n"
+        "# yamllint disable rule:line-length\n"
+    )
+    text = yaml.safe_dump(chart_table(), sort_keys=True, allow_unicode=True, width=1000)
+    CHART_TABLE.parent.mkdir(parents=True, exist_ok=True)
+    CHART_TABLE.write_text(header + text)
 
 
 # -- the local broker: users in RabbitMQ's definitions format ---------------------------

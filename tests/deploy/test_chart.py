@@ -7,6 +7,7 @@ import helm_python
 import pytest
 import yaml
 
+from qunping import broker_access
 from tests.deploy.manifests import (
     CHART,
     DIGEST,
@@ -60,12 +61,15 @@ def test_the_chart_renders_what_the_issue_asks_for(manifests: list[Manifest]) ->
         "Ingress",
         "MongoDBCommunity",
         "NetworkPolicy",
+        "Permission",
         "PodDisruptionBudget",
         "RabbitmqCluster",
         "ScaledObject",
         "Service",
         "ServiceAccount",
+        "TopicPermission",
         "TriggerAuthentication",
+        "User",
     }
     assert "Secret" not in kinds, "credentials only through existing Secret references"
     assert sorted(containers(manifests)) == sorted(f"qunping-{name}" for name in SERVICES)
@@ -124,14 +128,15 @@ def test_credentials_come_only_from_secret_references(manifests: list[Manifest])
             "name": f"qunping-mongodb-admin-{name}",
             "key": "connectionString.standard",
         }
-        assert env["RABBITMQ_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == (
-            "qunping-rabbitmq-default-user"
-        )
-        assert env["RABBITMQ_HOST"]["valueFrom"]["secretKeyRef"]["key"] == "host"
+        for variable in ("RABBITMQ_USERNAME", "RABBITMQ_PASSWORD"):
+            assert env[variable]["valueFrom"]["secretKeyRef"]["name"] == (
+                f"{name}-user-credentials"
+            ), "each service its own broker user, never the default administrator"
         assert env["AMQP_URI"] == {
             "name": "AMQP_URI",
             "value": "amqp://$(RABBITMQ_USERNAME):$(RABBITMQ_PASSWORD)@$(RABBITMQ_HOST):5672/",
         }
+        assert env["RABBITMQ_HOST"]["value"] == "qunping-rabbitmq.qunping.svc"
     [mongodb] = by_kind(manifests, "MongoDBCommunity")
     identity = {"name": "qunping-deployment-identity", "db": "admin"}
     roles = {user["name"]: user["roles"] for user in mongodb["spec"]["users"]}
@@ -180,7 +185,12 @@ def test_only_the_gateway_accepts_connections_and_services_reach_only_dns_broker
     assert deny["podSelector"]["matchLabels"] == everyone
     assert deny["policyTypes"] == ["Ingress", "Egress"]
     assert "ingress" not in deny and "egress" not in deny
-    ingress_policies = [spec for spec in policies.values() if spec.get("ingress")]
+    ingress_policies = [
+        spec
+        for spec in policies.values()
+        if spec.get("ingress")
+        and spec["podSelector"]["matchLabels"].get("app.kubernetes.io/name") == "qunping"
+    ]
     assert [
         spec["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
         for spec in ingress_policies
@@ -242,3 +252,70 @@ def test_the_default_values_run_the_gateway_with_its_service_and_ingress() -> No
     rendered = render()
     assert "qunping-gateway" in containers(rendered)
     assert [m["metadata"]["name"] for m in by_kind(rendered, "Ingress")] == ["qunping-gateway"]
+
+
+def test_the_broker_and_database_pods_accept_only_qunping_themselves_and_the_operators() -> None:
+    rendered = render({"networkPolicy": {"amqpClients": ["10.30.0.0/24"]}})
+    policies = {p["metadata"]["name"]: p["spec"] for p in by_kind(rendered, "NetworkPolicy")}
+    qunping = {"podSelector": {"matchLabels": QUNPING_PODS}}
+
+    rabbitmq = policies["qunping-rabbitmq-ingress"]
+    assert rabbitmq["podSelector"] == {
+        "matchLabels": {"app.kubernetes.io/name": "qunping-rabbitmq"}
+    }
+    assert rabbitmq["ingress"] == [
+        {
+            "from": [qunping, {"ipBlock": {"cidr": "10.30.0.0/24"}}],
+            "ports": [{"protocol": "TCP", "port": 5672}],
+        },
+        {"from": [{"podSelector": rabbitmq["podSelector"]}]},
+        {
+            "from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: "rabbitmq-system"}}}],
+            "ports": [{"protocol": "TCP", "port": 15672}],
+        },
+    ]
+    mongodb = policies["qunping-mongodb-ingress"]
+    assert mongodb["podSelector"] == {"matchLabels": {"app": "qunping-mongodb-svc"}}
+    assert mongodb["ingress"] == [
+        {"from": [qunping], "ports": [{"protocol": "TCP", "port": 27017}]},
+        {"from": [{"podSelector": mongodb["podSelector"]}]},
+    ]
+    [notify] = policies["qunping-notify-egress"]["egress"]
+    [internet] = notify["to"]
+    assert internet["ipBlock"]["cidr"] == "0.0.0.0/0"
+    assert {"10.0.0.0/8", "169.254.0.0/16", "127.0.0.0/8"} <= set(internet["ipBlock"]["except"])
+
+
+QUNPING_PODS = {"app.kubernetes.io/name": "qunping", "app.kubernetes.io/instance": "qunping"}
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"
+
+
+def test_the_rendered_broker_permissions_are_the_tables_own() -> None:
+    """The chart's users, permissions and topic permissions say what qunping.broker_access
+    says, for every role and for a subscriber: the two cannot drift apart."""
+    rendered = render({**ALL_SERVICES, "rabbitmq": {"subscribers": ["district-archive"]}})
+    users = {user["metadata"]["name"] for user in by_kind(rendered, "User")}
+    expected = {role.name: broker_access.access_of(role) for role in broker_access.ROLES}
+    expected["sub-district-archive"] = broker_access.subscriber_access("district-archive")
+    assert users == {f"qunping-{name}" for name in expected}
+
+    for permission in by_kind(rendered, "Permission"):
+        user = permission["spec"]["userReference"]["name"]
+        access = expected[user.removeprefix("qunping-")]
+        assert permission["spec"]["vhost"] == "/"
+        assert permission["spec"]["permissions"] == {
+            "configure": access.configure,
+            "write": access.write,
+            "read": access.read,
+        }
+    topics: dict[str, dict[str, broker_access.TopicAccess]] = {}
+    for topic in by_kind(rendered, "TopicPermission"):
+        spec = topic["spec"]["permissions"]
+        user = topic["spec"]["userReference"]["name"].removeprefix("qunping-")
+        topics.setdefault(user, {})[spec["exchange"]] = broker_access.TopicAccess(
+            spec["write"], spec["read"]
+        )
+    assert topics == {name: access.topics for name, access in expected.items()}
+    assert broker_access.CHART_TABLE.read_text().split("\n", 3)[3] == yaml.safe_dump(
+        broker_access.chart_table(), sort_keys=True, allow_unicode=True, width=1000
+    ), "files/broker-access.yaml is stale: run write_chart_table()"

@@ -358,8 +358,14 @@ def as_role(amqp_uri: str, role: str, environ: Mapping[str, str]) -> str:
     path = environ.get(USERS_FILE_VARIABLE)
     if not path:
         return amqp_uri
-    users = json.loads(Path(path).read_text())
-    return with_credentials(amqp_uri, user_name(users["prefix"], role), users["passwords"][role])
+    prefix, passwords = read_users_file(Path(path))
+    return with_credentials(amqp_uri, user_name(prefix, role), passwords[role])
+
+
+def read_users_file(path: Path) -> tuple[str, dict[str, str]]:
+    """The prefix of the users' names, and each role's password."""
+    users = json.loads(path.read_text())
+    return users["prefix"], users["passwords"]
 
 
 def with_credentials(amqp_uri: str, user: str, password: str) -> str:

@@ -8,13 +8,14 @@ put it on 5672), and runs as a child of the test in a process group of its own.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import uuid
 from pathlib import Path
 
-from qunping import infra
+from qunping import broker_access, infra
 
 # The Debian wrapper in /usr/sbin switches to the rabbitmq user and drops our environment.
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
@@ -29,7 +30,14 @@ class PrivateRabbit:
         self.process: subprocess.Popen[bytes] | None = None
         for directory in ("mnesia", "log"):
             (base / directory).mkdir(parents=True, exist_ok=True)
-        (base / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n")
+        config = f"listeners.tcp.local = 127.0.0.1:{self.port}\n"
+        users = os.environ.get(broker_access.USERS_FILE_VARIABLE)
+        if users:  # the run's broker users, so the services connect as on the shared broker
+            prefix, passwords = broker_access.read_users_file(Path(users))
+            definitions = base / "definitions.json"
+            definitions.write_text(json.dumps(broker_access.definitions("/", prefix, passwords)))
+            config += f"load_definitions = {definitions}\n"
+        (base / "rabbitmq.conf").write_text(config)
         (base / "enabled_plugins").write_text("[].\n")
         (base / "rabbitmq-env.conf").write_text("")
         self.environ = {

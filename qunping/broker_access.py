@@ -86,7 +86,7 @@ class Role:
     public_queues: tuple[str, ...] = ()
     """Queues of its own bound to `qunping.public` (with any key)."""
     runs_service: bool = True
-    """A service process, which announces the deployment."""
+    """A service process (not the operator's CLI)."""
 
 
 LOGS = ("ballot", "notify", "pledge", "tally")
@@ -166,10 +166,10 @@ def access_of(role: Role) -> Access:
     rpc_write: list[str] = []
     rpc_read: list[str] = []
     topics: dict[str, TopicAccess] = {}
-    if role.runs_service:
-        configure.append(_literal(ANNOUNCEMENT_QUEUE))
-        read.append(_literal(ANNOUNCEMENT_QUEUE))
-        write.append(rf"{_literal(IDENTITY_EXCHANGE_PREFIX)}.*")
+    # Every service announces the deployment; the operator's CLI asks whom it serves.
+    configure.append(_literal(ANNOUNCEMENT_QUEUE))
+    read.append(_literal(ANNOUNCEMENT_QUEUE))
+    write.append(rf"{_literal(IDENTITY_EXCHANGE_PREFIX)}.*")
     if role.serves_rpc:
         queue = _literal(f"rpc-{role.name}")
         configure += [queue, _literal(RPC_EXCHANGE)]

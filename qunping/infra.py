@@ -406,7 +406,7 @@ def stop_mongodb(environ: Mapping[str, str]) -> str:
 # -- the commands --------------------------------------------------------------------
 
 
-def ensure_broker_users(environ: Mapping[str, str]) -> Component:
+def ensure_broker_users(environ: Mapping[str, str]) -> Component | None:
     """A user per service on the local broker's vhost `/` (qunping.broker_access), their
     passwords kept in `QUNPING_HOME/broker-users.json` for `qunping run`; loaded again on
     every `up`, so a changed table takes effect. A broker chosen with `AMQP_URI` is the
@@ -414,7 +414,7 @@ def ensure_broker_users(environ: Mapping[str, str]) -> Component:
     uri = effective_environment(environ)["AMQP_URI"]
     path = home(environ) / BROKER_USERS_FILE
     if "AMQP_URI" in environ:
-        return Component("broker users", _redact(uri), False, False, "AMQP_URI chosen: none made")
+        return None
     try:
         stored = json.loads(path.read_text())
         prefix, passwords = stored["prefix"], stored["passwords"]
@@ -424,11 +424,9 @@ def ensure_broker_users(environ: Mapping[str, str]) -> Component:
     try:
         load_definitions(broker_access.definitions(vhost_name(uri), prefix, passwords))
     except InfraError as error:
-        return Component("broker users", _redact(uri), False, False, str(error))
+        return Component("users", _redact(uri), False, False, str(error))
     broker_access.write_users_file(path, prefix, passwords)
-    return Component(
-        "broker users", _redact(uri), True, True, f"{len(passwords)} users {prefix}*, {path}"
-    )
+    return Component("users", _redact(uri), True, True, f"{prefix}* on the broker, {path}")
 
 
 def up(environ: Mapping[str, str], only: str | None = None) -> list[Component]:
@@ -436,7 +434,8 @@ def up(environ: Mapping[str, str], only: str | None = None) -> list[Component]:
     components = []
     if only in (None, "rabbitmq"):
         components.append(ensure_rabbitmq(environ))
-        components.append(ensure_broker_users(environ))
+        users = ensure_broker_users(environ)
+        components += [users] if users else []
     if only in (None, "mongodb"):
         components.append(ensure_mongodb(environ))
     return components

@@ -13,6 +13,7 @@ the delivery is dead-lettered and the subscription's queue moves on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -32,7 +33,7 @@ from qunping.core.amqp import CLOUDEVENTS_CONTENT_TYPE, public_exchange
 from qunping.core.envelope import from_cloudevent, utc_now
 from qunping.core.errors import InvalidInput
 from services.notify.egress import Refused as DestinationRefused
-from services.notify.egress import Resolver, system_resolver
+from services.notify.egress import Resolver, pinned_session, system_resolver
 from services.notify.email import EMAIL_RULES, TEMPLATES, compose, send
 from services.notify.outbox import DEAD, DELIVERED, PENDING, SENT, Outbox
 from services.notify.settings import NotifySettings
@@ -225,15 +226,18 @@ class Dispatcher:
         status_code: int | None = None
         error: str | None = None
         try:
-            # Resolved and checked again at every attempt: the name may point elsewhere now.
-            self._settings.egress.check(subscription.url, self._resolve)
-            response = self._http.post(
-                subscription.url,
-                data=body,
-                headers=headers,
-                timeout=self._settings.webhook_timeout_seconds,
-                allow_redirects=False,
-            )
+            # Resolved and checked again at every attempt: the name may point elsewhere now;
+            # and the attempt goes to the address checked (none: a host the operator allows).
+            addresses = self._settings.egress.check(subscription.url, self._resolve)
+            pinned = pinned_session(addresses) if addresses else None
+            with pinned or contextlib.nullcontext(self._http) as http:
+                response = http.post(
+                    subscription.url,
+                    data=body,
+                    headers=headers,
+                    timeout=self._settings.webhook_timeout_seconds,
+                    allow_redirects=False,
+                )
             status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"

@@ -5,8 +5,9 @@ that is a way to reach the cloud's metadata service (169.254.169.254), the clust
 services and anything on loopback or a private network, and each attempt's outcome is a
 port scan. So a URL whose host resolves to any address that is not public internet is
 refused when subscribing, and again at every delivery after resolving the host anew (a
-name may resolve elsewhere by then: DNS rebinding). URLs with `user:password@` are refused
-(credentials belong in the signature, not in a URL shown to operators).
+name may resolve elsewhere by then: DNS rebinding), and the attempt connects to the very
+address that was checked. URLs with `user:password@` are refused (credentials belong in the
+signature, not in a URL shown to operators).
 
 The operator's allow-list (`QUNPING_WEBHOOK_ALLOW`) names host names or networks that may
 be reached all the same: a receiver on the district's own network, say.
@@ -18,7 +19,12 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -111,3 +117,42 @@ class EgressPolicy:
 
 def _items(text: str) -> Iterable[str]:
     return (item.strip() for item in text.split(",") if item.strip())
+
+
+class PinnedAdapter(HTTPAdapter):
+    """Connects to the address that was checked, not to whatever the host name resolves to
+    a moment later (DNS rebinding); the Host header and TLS still use the name."""
+
+    def __init__(self, address: str) -> None:
+        self._address = address
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _pinned(HTTPConnectionPool, self._address),
+            "https": _pinned(HTTPSConnectionPool, self._address),
+        }
+
+
+def _pinned(pool: type[HTTPConnectionPool], address: str) -> type[HTTPConnectionPool]:
+    class PinnedConnection(pool.ConnectionCls):  # type: ignore[name-defined,misc]
+        def _new_conn(self) -> Any:
+            # urllib3 connects to `_dns_host` (the name, by default); only here is it the
+            # checked address, so everything else about the connection keeps the name.
+            name, self._dns_host = self._dns_host, address  # type: ignore[has-type]
+            try:
+                return super()._new_conn()
+            finally:
+                self._dns_host = name
+
+    return type(f"Pinned{pool.__name__}", (pool,), {"ConnectionCls": PinnedConnection})
+
+
+def pinned_session(addresses: list[str]) -> requests.Session:
+    """A session whose connections go to the first of `addresses` (all of them checked)."""
+    session = requests.Session()
+    adapter = PinnedAdapter(addresses[0])
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session

@@ -337,3 +337,25 @@ def test_a_host_resolving_to_loopback_only_at_delivery_is_not_delivered_to(
     )
     assert attempts[0]["status_code"] is None
     assert receiver.requests == []
+
+
+def test_an_attempt_connects_to_the_address_that_was_checked_and_keeps_the_host_name(
+    start_notify: Callable[..., Any], receivers: Callable[..., Receiver]
+) -> None:
+    """The name resolves, for notify's check only, to the receiver on 127.0.0.1 (allowed
+    here); the system's resolver knows no such name, so only a pinned connection arrives."""
+
+    def resolver(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"] if host == "pinned.example.invalid" else []
+
+    class PinningNotify(NotifyService):
+        notifier = NotifierDependency(resolve=resolver)
+
+    notify = start_notify(PinningNotify)
+    receiver = receivers()
+    url = receiver.url.replace("127.0.0.1", "pinned.example.invalid")
+    notify.subscribe_webhook({"url": url, "event_types": ["#"], "secret": SECRET})
+    notify.publish_announcement(announcement(1))
+
+    [received] = wait_until(lambda: receiver.requests, what="the pinned delivery")
+    assert received.headers["Host"] == f"pinned.example.invalid:{receiver.port}"

@@ -354,11 +354,13 @@ def write_users_file(path: Path, prefix: str, passwords: Mapping[str, str]) -> N
 
 def as_role(amqp_uri: str, role: str, environ: Mapping[str, str]) -> str:
     """`amqp_uri` with the credentials of `role`'s user, if `QUNPING_BROKER_USERS` names
-    a file of them; else `amqp_uri` as it is."""
+    a file of them; else (or for a role the file does not know) `amqp_uri` as it is."""
     path = environ.get(USERS_FILE_VARIABLE)
     if not path:
         return amqp_uri
     prefix, passwords = read_users_file(Path(path))
+    if role not in passwords:
+        return amqp_uri
     return with_credentials(amqp_uri, user_name(prefix, role), passwords[role])
 
 

@@ -318,7 +318,12 @@ def handed_over(process: subprocess.Popen[bytes], seconds: float = 10) -> None:
 
 
 def start_secantus(
-    port: int, data_dir: Path, log_file: Path, *, outlive_starter: bool = True
+    port: int,
+    data_dir: Path,
+    log_file: Path,
+    *,
+    outlive_starter: bool = True,
+    require_auth: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Start `secantusd-py`; it syncs every commit to disk.
 
@@ -344,6 +349,7 @@ def start_secantus(
                 "--sync-on-commit",
                 "--log-level",
                 "WARNING",
+                *(["--auth"] if require_auth else []),
             ],
             stdout=output,
             stderr=subprocess.STDOUT,

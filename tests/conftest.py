@@ -37,6 +37,7 @@ class MongoServer:
     def __init__(self, data_dir: Path) -> None:
         self.port = infra.free_port()
         self.data_dir = data_dir
+        self.require_auth = False
         self.uri = f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -46,6 +47,7 @@ class MongoServer:
             self.data_dir,
             self.data_dir.parent / "mongodb.log",
             outlive_starter=False,
+            require_auth=self.require_auth,
         )
         infra._wait_for(lambda: infra.mongo_reachable(self.uri, 500) is None, 60, self.uri)
 

@@ -7,7 +7,7 @@ import helm_python
 import pytest
 import yaml
 
-from qunping import broker_access
+from qunping import broker_access, database_access
 from tests.deploy.manifests import (
     CHART,
     DIGEST,
@@ -319,3 +319,18 @@ def test_the_rendered_broker_permissions_are_the_tables_own() -> None:
     assert broker_access.CHART_TABLE.read_text().split("\n", 3)[3] == yaml.safe_dump(
         broker_access.chart_table(), sort_keys=True, allow_unicode=True, width=1000
     ), "files/broker-access.yaml is stale: run write_chart_table()"
+
+
+def test_the_rendered_database_users_are_the_tables_own(manifests: list[Manifest]) -> None:
+    [mongodb] = by_kind(manifests, "MongoDBCommunity")
+    rendered = {
+        user["name"]: [{"role": r["name"], "db": r["db"]} for r in user["roles"]]
+        for user in mongodb["spec"]["users"]
+    }
+    assert rendered == {
+        f"{database_access.USER_PREFIX}{user.service}": database_access.roles_of(user, "qunping_")
+        for user in database_access.USERS
+    }
+    [role] = mongodb["spec"]["security"]["roles"]
+    expected = database_access.identity_role("qunping_")
+    assert (role["role"], role["privileges"]) == (expected["role"], expected["privileges"])

@@ -1,0 +1,73 @@
+"""Who may do what in MongoDB: one user per service, writing its own database only.
+
+The same rules as the Helm chart's `MongoDBCommunity` users (a chart test compares them)
+and compose's `mongo-users.js` (generated from here): each service `readWrite` on its own
+database; the gateway's holds only its accounts and sessions, so the internet-facing
+service cannot write a log; the audit reads the four logs and writes only its scratch
+database. Every user may also read, or record first, the deployment's identity and never
+change it (qunping.core.deployment).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo.database import Database
+
+IDENTITY_ROLE = "qunping-deployment-identity"
+USER_PREFIX = "qunping-"
+
+
+@dataclass(frozen=True)
+class DatabaseUser:
+    service: str
+    writes: str
+    """The one database it may write (its own, or the audit's scratch database)."""
+    reads: tuple[str, ...] = ()
+
+
+LOGS = ("ballot", "tally", "notify", "pledge")
+USERS: tuple[DatabaseUser, ...] = (
+    DatabaseUser("ballot", "ballot"),
+    DatabaseUser("tally", "tally"),
+    DatabaseUser("pledge", "pledge"),
+    DatabaseUser("notify", "notify"),
+    DatabaseUser("audit", "audit_scratch", reads=LOGS),
+    DatabaseUser("gateway", "gateway"),
+)
+
+
+def identity_role(prefix: str) -> dict[str, Any]:
+    return {
+        "role": IDENTITY_ROLE,
+        "privileges": [
+            {
+                "resource": {"db": f"{prefix}deployment", "collection": "identity"},
+                "actions": ["find", "insert", "createCollection"],
+            }
+        ],
+        "roles": [],
+    }
+
+
+def roles_of(user: DatabaseUser, prefix: str) -> list[dict[str, str]]:
+    return [
+        {"role": "readWrite", "db": f"{prefix}{user.writes}"},
+        {"role": IDENTITY_ROLE, "db": "admin"},
+        *({"role": "read", "db": f"{prefix}{log}"} for log in user.reads),
+    ]
+
+
+def provision(admin: Database[Any], prefix: str, passwords: Mapping[str, str]) -> None:
+    """Create (or update) the identity role and a user per service in `admin`."""
+    role = identity_role(prefix)
+    existing = {r["role"] for r in admin.command("rolesInfo", 1)["roles"]}
+    verb = "updateRole" if IDENTITY_ROLE in existing else "createRole"
+    admin.command(verb, IDENTITY_ROLE, privileges=role["privileges"], roles=role["roles"])
+    users = {u["user"] for u in admin.command("usersInfo", 1)["users"]}
+    for user in USERS:
+        name = f"{USER_PREFIX}{user.service}"
+        verb = "updateUser" if name in users else "createUser"
+        admin.command(verb, name, pwd=passwords[user.service], roles=roles_of(user, prefix))

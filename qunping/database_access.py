@@ -10,8 +10,10 @@ change it (qunping.core.deployment).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pymongo.database import Database
@@ -71,3 +73,34 @@ def provision(admin: Database[Any], prefix: str, passwords: Mapping[str, str]) -
         name = f"{USER_PREFIX}{user.service}"
         verb = "updateUser" if name in users else "createUser"
         admin.command(verb, name, pwd=passwords[user.service], roles=roles_of(user, prefix))
+
+
+COMPOSE_SCRIPT = Path(__file__).resolve().parents[1] / "deploy/compose/mongo-users.js"
+
+
+def password_variable(service: str) -> str:
+    """The environment variable holding a service's MongoDB password in compose."""
+    return f"QUNPING_{service.upper()}_MONGO_PASSWORD"
+
+
+def compose_script(prefix: str = "qunping_") -> str:
+    """mongosh script for the mongo image's first start (/docker-entrypoint-initdb.d): the
+    role and the users above, each password from its environment variable."""
+    role = identity_role(prefix)
+    lines = [
+        "// Generated from qunping/database_access.py by write_compose_script(); do not edit.",
+        "// Run once by the mongo image, as its root user, when the data volume is new.",
+        'const admin = db.getSiblingDB("admin");',
+        f"admin.createRole({json.dumps(role)});",
+    ]
+    for user in USERS:
+        variable = password_variable(user.service)
+        spec = {"user": f"{USER_PREFIX}{user.service}", "roles": roles_of(user, prefix)}
+        lines.append(
+            f"admin.createUser(Object.assign({json.dumps(spec)}, {{pwd: process.env.{variable}}}));"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_compose_script() -> None:
+    COMPOSE_SCRIPT.write_text(compose_script())

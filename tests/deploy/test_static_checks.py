@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from qunping import database_access
 from tests.deploy.manifests import DIGEST, REPOSITORY, by_kind, render, render_text
 
 CHECKOV = REPOSITORY / ".venv" / "checkov" / "bin" / "checkov"
@@ -154,3 +155,21 @@ def test_the_kustomize_overlay_patches_objects_the_chart_renders() -> None:
         for container in deployment["spec"]["template"]["spec"]["containers"]
     }
     assert {f"{image['name']}:0.1.0"} == images
+
+
+def test_compose_runs_mongodb_with_authentication_and_a_user_per_service() -> None:
+    compose = yaml.safe_load((REPOSITORY / "deploy" / "compose" / "compose.yaml").read_text())
+    mongodb = compose["services"]["mongodb"]
+
+    assert "--keyFile" in mongodb["command"][0], "a replica set with authentication"
+    assert "MONGO_INITDB_ROOT_PASSWORD" in mongodb["environment"]
+    assert "./mongo-users.js:/docker-entrypoint-initdb.d/mongo-users.js:ro" in mongodb["volumes"]
+    assert database_access.COMPOSE_SCRIPT.read_text() == database_access.compose_script(), (
+        "deploy/compose/mongo-users.js is stale: run write_compose_script()"
+    )
+    for user in database_access.USERS:
+        variable = database_access.password_variable(user.service)
+        assert variable in mongodb["environment"], "the init script reads it"
+        uri = compose["services"][user.service]["environment"]["MONGO_URI"]
+        assert uri.startswith(f"mongodb://qunping-{user.service}:${{{variable}}}@mongodb:27017/")
+        assert uri.endswith("authSource=admin")

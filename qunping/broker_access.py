@@ -296,7 +296,7 @@ def definitions(
     prefix: str,
     passwords: Mapping[str, str],
     subscribers: Mapping[str, str] | None = None,
-) -> dict[str, object]:
+) -> dict[str, list[dict[str, str]]]:
     """What `rabbitmqctl import_definitions` takes: the vhost, a user for each role in
     `passwords` and each subscriber (name -> password), and their permissions; one call
     instead of dozens of slow `rabbitmqctl`s."""

@@ -34,9 +34,22 @@ class PrivateRabbit:
         users = os.environ.get(broker_access.USERS_FILE_VARIABLE)
         if users:  # the run's broker users, so the services connect as on the shared broker
             prefix, passwords = broker_access.read_users_file(Path(users))
-            definitions = base / "definitions.json"
-            definitions.write_text(json.dumps(broker_access.definitions("/", prefix, passwords)))
-            config += f"load_definitions = {definitions}\n"
+            definitions = broker_access.definitions("/", prefix, passwords)
+            # Definitions loaded at boot replace the default user: the test's own is guest.
+            definitions["users"].append(
+                {
+                    "name": "guest",
+                    "password_hash": broker_access.password_hash("guest"),
+                    "hashing_algorithm": "rabbit_password_hashing_sha256",
+                    "tags": "administrator",
+                }
+            )
+            definitions["permissions"].append(
+                {"user": "guest", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"}
+            )
+            path = base / "definitions.json"
+            path.write_text(json.dumps(definitions))
+            config += f"load_definitions = {path}\n"
         (base / "rabbitmq.conf").write_text(config)
         (base / "enabled_plugins").write_text("[].\n")
         (base / "rabbitmq-env.conf").write_text("")

@@ -244,7 +244,8 @@ def private_vhost(base_uri: str, label: str) -> Iterator[str]:
     """A RabbitMQ vhost of its own (made with rabbitmqctl, so as root), deleted afterwards.
 
     Tests and benchmarks run services named like the real ones; in a vhost of their own
-    they never answer, or steal, a running qunping's messages.
+    they never answer, or steal, a running qunping's messages. The broker users that
+    `QUNPING_BROKER_USERS` names get the same permissions on it.
     """
     ctl = _rabbitmqctl()
     vhost = f"{label}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -261,6 +262,10 @@ def private_vhost(base_uri: str, label: str) -> Iterator[str]:
             "could not create a private RabbitMQ vhost with rabbitmqctl (run as root, or point "
             "QUNPING_TEST_AMQP_URI at a vhost reserved for tests and benchmarks)"
         )
+    users = os.environ.get(broker_access.USERS_FILE_VARIABLE)
+    if users:  # the run's broker users (see `broker_users`) may use this vhost too
+        prefix, passwords = broker_access.read_users_file(Path(users))
+        load_definitions(broker_access.definitions(vhost, prefix, passwords))
     parts = urlsplit(base_uri)
     try:
         yield urlunsplit((parts.scheme, parts.netloc, f"/{vhost}", "", ""))

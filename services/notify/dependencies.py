@@ -9,6 +9,7 @@ from nameko.extensions import DependencyProvider
 
 from qunping.core.dependencies import service_database
 from qunping.core.eventlog import EventLog
+from qunping.core.metrics import service_metrics
 from qunping.core.mongo_eventlog import MongoEventLog
 from services.notify.dispatch import Dispatcher, PublicEventIntake
 from services.notify.outbox import Outbox
@@ -43,7 +44,10 @@ class NotifierDependency(DependencyProvider):  # type: ignore[misc]
         log: EventLog = MongoEventLog(database, name)
         self.outbox = Outbox(database)
         self.view = NotifyView(log)
-        self.dispatcher = Dispatcher(self.outbox, self.view, self.settings, self._spawn)
+        self.metrics = service_metrics(self.container)
+        self.dispatcher = Dispatcher(
+            self.outbox, self.view, self.settings, self._spawn, self.metrics
+        )
         self.intake = PublicEventIntake(config["AMQP_URI"], self.outbox, self.view, self.settings)
         self._stop = threading.Event()
         # Declared before any relay of this container starts, so that not even notify's
@@ -55,6 +59,7 @@ class NotifierDependency(DependencyProvider):  # type: ignore[misc]
 
     def start(self) -> None:
         self.outbox.ensure_indexes()
+        self.metrics.add_readings(self.outbox.readings)
         self._threads = [
             self.container.spawn_managed_thread(
                 lambda: self.intake.run(self._stop, self.dispatcher.wake.set)
@@ -65,6 +70,7 @@ class NotifierDependency(DependencyProvider):  # type: ignore[misc]
         ]
 
     def stop(self) -> None:
+        self.metrics.remove_readings(self.outbox.readings)
         self._stop.set()
         self.dispatcher.wake.set()
         for thread in self._threads:
@@ -72,6 +78,7 @@ class NotifierDependency(DependencyProvider):  # type: ignore[misc]
         self.client.close()
 
     def kill(self) -> None:
+        self.metrics.remove_readings(self.outbox.readings)
         self._stop.set()
         self.dispatcher.wake.set()
         self.client.close()

@@ -10,7 +10,9 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/qunping
 COPY requirements-runtime.lock /build/
-RUN /opt/qunping/bin/pip install --no-deps -r /build/requirements-runtime.lock
+# Every file is checked against the hash the lock recorded (`make lock`): a changed or
+# substituted package on the index fails the build.
+RUN /opt/qunping/bin/pip install --no-deps --require-hashes -r /build/requirements-runtime.lock
 COPY pyproject.toml README.md /build/
 COPY qunping /build/qunping
 COPY services /build/services

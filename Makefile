@@ -78,11 +78,12 @@ infra-down: $(INSTALLED)
 infra-status: $(INSTALLED)
 	$(BIN)/qunping infra status
 
-## lock: re-pin every dependency (after editing pyproject.toml or requirements-checkov.in)
+## lock: re-pin every dependency (after editing pyproject.toml or requirements-checkov.in);
+## the image's runtime lock carries every file's hash, and the image installs with --require-hashes
 PIP_COMPILE := $(BIN)/pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras
 lock: $(INSTALLED)
 	$(PIP_COMPILE) --extra local --extra dev -o requirements.lock pyproject.toml
-	$(PIP_COMPILE) -o requirements-runtime.lock pyproject.toml
+	$(PIP_COMPILE) --generate-hashes --allow-unsafe -o requirements-runtime.lock pyproject.toml
 	$(PIP_COMPILE) -o requirements-checkov.lock requirements-checkov.in
 
 clean:

@@ -2,6 +2,7 @@
 rendered chart, and the facts about the image and the examples that no linter knows."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -154,3 +155,16 @@ def test_the_kustomize_overlay_patches_objects_the_chart_renders() -> None:
         for container in deployment["spec"]["template"]["spec"]["containers"]
     }
     assert {f"{image['name']}:0.1.0"} == images
+
+
+def test_the_image_installs_only_files_whose_hashes_the_runtime_lock_records() -> None:
+    dockerfile = (REPOSITORY / "Dockerfile").read_text()
+    requirements = re.findall(
+        r"^([a-z0-9][a-z0-9._-]*==\S+)((?: \\\n\s+--hash=sha256:[0-9a-f]{64})*)",
+        (REPOSITORY / "requirements-runtime.lock").read_text(),
+        flags=re.MULTILINE,
+    )
+
+    assert "--require-hashes -r /build/requirements-runtime.lock" in dockerfile
+    assert len(requirements) > 20
+    assert [pin for pin, hashes in requirements if not hashes] == []

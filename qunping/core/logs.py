@@ -47,8 +47,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+OWN_LOGGERS = ("qunping", "services")
+"""Loggers that log at DEBUG when asked. Every other library logs at INFO at most: at
+DEBUG, nameko logs each RPC request and reply and pymongo each command, which on the cast
+path would put ballot tokens, receipts and marks into the logs."""
+
+
 def logging_config(level: str, log_format: str, service: str) -> dict[str, Any]:
     """The `logging.config.dictConfig` of a service (nameko's `LOGGING`)."""
+    libraries = "INFO" if level == "DEBUG" else level
     formatter: dict[str, Any] = (
         {"()": JsonFormatter, "service": service}
         if log_format == "json"
@@ -66,5 +73,6 @@ def logging_config(level: str, log_format: str, service: str) -> dict[str, Any]:
                 "filters": ["correlation"],
             }
         },
-        "root": {"level": level, "handlers": ["console"]},
+        "loggers": {name: {"level": level} for name in OWN_LOGGERS},
+        "root": {"level": libraries, "handlers": ["console"]},
     }

@@ -17,6 +17,7 @@ token, receipt, name or address is ever a label value, so nothing counted follow
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,6 +35,8 @@ from werkzeug.wrappers import Request, Response
 
 from qunping.core.errors import QunpingError
 from qunping.core.logs import correlation_id
+
+log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 ROUTE_KEY = "qunping.route"
@@ -193,11 +196,12 @@ class WorkerMetrics(DependencyProvider):  # type: ignore[misc]
         seconds = time.perf_counter() - started[0]
         entrypoint = worker_ctx.entrypoint
         method = entrypoint.method_name
+        outcome = outcome_of(exc_info)
         if isinstance(entrypoint, Rpc):
-            self.metrics.rpc_calls.labels(method, outcome_of(exc_info)).inc()
+            self.metrics.rpc_calls.labels(method, outcome).inc()
             self.metrics.rpc_seconds.labels(method).observe(seconds)
         elif isinstance(entrypoint, EventHandler):
-            self.metrics.events_handled.labels(method, outcome_of(exc_info)).inc()
+            self.metrics.events_handled.labels(method, outcome).inc()
         elif isinstance(entrypoint, HttpRequestHandler):
             request = worker_ctx.args[0] if worker_ctx.args else None
             route = entrypoint.url
@@ -207,6 +211,11 @@ class WorkerMetrics(DependencyProvider):  # type: ignore[misc]
             status = http_status_of(result, exc_info)
             self.metrics.http_requests.labels(route, verb, str(status)).inc()
             self.metrics.http_seconds.labels(route).observe(seconds)
+            outcome = f"{verb} {route} {status}"
+        # Names and outcomes only, never arguments or results: they may be ballots.
+        log.debug(
+            "%s.%s: %s in %.1f ms", self.container.service_name, method, outcome, seconds * 1000
+        )
 
     def worker_teardown(self, worker_ctx: Any) -> None:
         started = self._started.pop(worker_ctx, None)

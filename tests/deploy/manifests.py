@@ -27,6 +27,8 @@ KUBERNETES_VERSION = "1.30.0"
 RELEASE = "qunping"
 NAMESPACE = "qunping"
 DIGEST = "sha256:" + "0" * 64
+MONITORING = {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}}
+"""`metrics` values switching on the Prometheus Operator's objects."""
 
 Manifest = dict[str, Any]
 

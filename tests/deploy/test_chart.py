@@ -10,6 +10,7 @@ import yaml
 from tests.deploy.manifests import (
     CHART,
     DIGEST,
+    MONITORING,
     Invalid,
     Manifest,
     by_kind,
@@ -23,7 +24,12 @@ SINGLE_WRITERS = {"ballot", "tally", "pledge"}
 LOGS = ["ballot", "tally", "notify", "pledge"]
 # Every service is on by default; said again here, the chart is checked whole.
 ALL_SERVICES = {"services": {"pledge": {"enabled": True}, "gateway": {"enabled": True}}}
-EVERYTHING_ON = {"keda": {"enabled": True}, "image": {"digest": DIGEST}, **ALL_SERVICES}
+EVERYTHING_ON = {
+    "keda": {"enabled": True},
+    "image": {"digest": DIGEST},
+    "metrics": MONITORING,
+    **ALL_SERVICES,
+}
 EXTERNAL_INFRASTRUCTURE = {
     "rabbitmq": {"create": False, "external": {"secretName": "district-amqp"}},
     "mongodb": {"create": False, "external": {"secretName": "district-mongodb"}},
@@ -57,14 +63,17 @@ def test_the_chart_renders_what_the_issue_asks_for(manifests: list[Manifest]) ->
     assert kinds == {
         "ConfigMap",
         "Deployment",
+        "HorizontalPodAutoscaler",
         "Ingress",
         "MongoDBCommunity",
         "NetworkPolicy",
         "PodDisruptionBudget",
+        "PrometheusRule",
         "RabbitmqCluster",
         "ScaledObject",
         "Service",
         "ServiceAccount",
+        "ServiceMonitor",
         "TriggerAuthentication",
     }
     assert "Secret" not in kinds, "credentials only through existing Secret references"
@@ -166,7 +175,7 @@ def test_the_operators_run_three_node_rabbitmq_with_quorum_queues_and_a_three_me
     assert not by_kind(manifests, "StatefulSet"), "the operators own the stateful sets"
 
 
-def test_only_the_gateway_accepts_connections_and_services_reach_only_dns_broker_and_database(
+def test_only_the_gateway_and_the_scraper_connect_and_services_reach_only_dns_broker_database(
     manifests: list[Manifest],
 ) -> None:
     policies = {
@@ -180,11 +189,25 @@ def test_only_the_gateway_accepts_connections_and_services_reach_only_dns_broker
     assert deny["podSelector"]["matchLabels"] == everyone
     assert deny["policyTypes"] == ["Ingress", "Egress"]
     assert "ingress" not in deny and "egress" not in deny
-    ingress_policies = [spec for spec in policies.values() if spec.get("ingress")]
-    assert [
-        spec["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
-        for spec in ingress_policies
-    ] == ["gateway"]
+    ingress_policies = {name: spec for name, spec in policies.items() if spec.get("ingress")}
+    assert sorted(ingress_policies) == ["qunping-gateway-ingress", "qunping-metrics-scrape"]
+    gateway = ingress_policies["qunping-gateway-ingress"]
+    assert gateway["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "gateway"
+    scrape = ingress_policies["qunping-metrics-scrape"]
+    assert scrape["podSelector"]["matchLabels"] == everyone
+    assert scrape["ingress"] == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}
+                    },
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": 8000}],
+        }
+    ], "Prometheus' pods reach the HTTP port of every service, nothing else is opened"
     egress = policies["qunping-egress"]["egress"]
     assert [
         sorted((port["protocol"], port["port"]) for port in rule["ports"]) for rule in egress
@@ -195,11 +218,48 @@ def test_only_the_gateway_accepts_connections_and_services_reach_only_dns_broker
     ]
 
 
-def test_keda_scales_only_horizontal_services_and_the_single_ones_refuse_a_second_replica() -> None:
-    scaled = by_kind(render({"keda": {"enabled": True, "services": ["notify"]}}), "ScaledObject")
-    assert [item["spec"]["scaleTargetRef"]["name"] for item in scaled] == ["qunping-notify"]
-    assert scaled[0]["spec"]["triggers"][0]["metadata"]["queueName"] == "rpc-notify"
+def test_keda_scales_notify_on_its_intake_queue_and_outbox_as_a_broker_user_of_its_own() -> None:
+    rendered = render({"keda": {"enabled": True, "services": ["notify"]}})
+    [scaled] = by_kind(rendered, "ScaledObject")
+    [authentication] = by_kind(rendered, "TriggerAuthentication")
+    queue, outbox = scaled["spec"]["triggers"]
 
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "qunping-notify"
+    assert (queue["type"], queue["metadata"]["queueName"]) == ("rabbitmq", "notify.public")
+    assert outbox["type"] == "prometheus"
+    assert outbox["metadata"]["query"] == (
+        'max(qunping_webhook_deliveries{status="pending",namespace="qunping"})'
+        ' + max(qunping_emails{status="pending",namespace="qunping"})'
+    )
+    assert {ref["name"] for ref in authentication["spec"]["secretTargetRef"]} == {
+        "qunping-keda-user-credentials"
+    }, "never the broker's default (administrator) user"
+    without_prometheus = render({"keda": {"enabled": True, "prometheusAddress": ""}})
+    [scaled] = by_kind(without_prometheus, "ScaledObject")
+    assert [trigger["type"] for trigger in scaled["spec"]["triggers"]] == ["rabbitmq"]
+    with pytest.raises(helm_python.HelmError, match="gateway has no keda.backlog"):
+        render({"keda": {"enabled": True, "services": ["gateway"]}})
+
+
+def test_the_gateway_scales_on_cpu_with_an_hpa_that_owns_its_replica_count() -> None:
+    [hpa] = by_kind(render(), "HorizontalPodAutoscaler")
+    deployments = {d["metadata"]["name"]: d["spec"] for d in by_kind(render(), "Deployment")}
+
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "qunping-gateway",
+    }
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 6)
+    assert "replicas" not in deployments["qunping-gateway"]
+    fixed = render({"gateway": {"autoscaling": {"enabled": False}}})
+    assert not by_kind(fixed, "HorizontalPodAutoscaler")
+    assert {d["metadata"]["name"]: d["spec"] for d in by_kind(fixed, "Deployment")}[
+        "qunping-gateway"
+    ]["replicas"] == 2
+
+
+def test_the_single_services_refuse_keda_and_a_second_replica() -> None:
     for refused, reason in (
         ({"keda": {"enabled": True, "services": ["ballot"]}}, "ballot is single-writer"),
         ({"keda": {"enabled": True, "services": ["audit"]}}, "audit is singleton"),

@@ -10,7 +10,14 @@ from typing import Any
 
 import yaml
 
-from tests.deploy.manifests import DIGEST, REPOSITORY, by_kind, render, render_text
+from tests.deploy.manifests import (
+    DIGEST,
+    MONITORING,
+    REPOSITORY,
+    by_kind,
+    render,
+    render_text,
+)
 
 CHECKOV = REPOSITORY / ".venv" / "checkov" / "bin" / "checkov"
 HADOLINT = Path(sys.executable).parent / "hadolint"
@@ -64,7 +71,7 @@ def test_the_image_runs_nameko_as_pid_1_unprivileged_from_the_runtime_lock_only(
 
 
 def test_yamllint_passes_on_deploy_and_on_the_rendered_chart(tmp_path: Path) -> None:
-    for path, text in render_text({"keda": {"enabled": True}}).items():
+    for path, text in render_text({"keda": {"enabled": True}, "metrics": MONITORING}).items():
         target = tmp_path / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
@@ -85,6 +92,7 @@ def test_checkov_passes_on_the_rendered_chart_with_only_the_justified_skips(
     everything = {
         "keda": {"enabled": True},
         "image": {"digest": DIGEST},
+        "metrics": MONITORING,
         "services": {"pledge": {"enabled": True}, "gateway": {"enabled": True}},
     }
     for path, text in render_text(everything).items():

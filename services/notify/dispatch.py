@@ -143,6 +143,11 @@ class Dispatcher:
         self._email_attempts = metrics.counter(
             "qunping_email_attempts", "E-mail sending attempts, by outcome", ["outcome"]
         )
+        # Every outcome exported from the start, at 0, so that `increase()` sees the first.
+        for outcome in (DELIVERED, "retry", DEAD):
+            self._webhook_attempts.labels(outcome)
+        for outcome in (SENT, "retry", DEAD):
+            self._email_attempts.labels(outcome)
         self._outbox = outbox
         self._view = view
         self._settings = settings

@@ -1,6 +1,7 @@
 """The Helm chart, rendered by Helm and checked as a cluster with strict validation would."""
 
 import copy
+import re
 from typing import Any
 
 import helm_python
@@ -10,11 +11,15 @@ import yaml
 from tests.deploy.manifests import (
     CHART,
     DIGEST,
+    KUBE_STATE_METRICS,
     MONITORING,
+    REPOSITORY,
     Invalid,
     Manifest,
+    alert_rules,
     by_kind,
     containers,
+    metric_names,
     render,
     validate,
 )
@@ -237,7 +242,7 @@ def test_keda_scales_notify_on_its_intake_queue_and_outbox_as_a_broker_user_of_i
     without_prometheus = render({"keda": {"enabled": True, "prometheusAddress": ""}})
     [scaled] = by_kind(without_prometheus, "ScaledObject")
     assert [trigger["type"] for trigger in scaled["spec"]["triggers"]] == ["rabbitmq"]
-    with pytest.raises(helm_python.HelmError, match="gateway has no keda.backlog"):
+    with pytest.raises(helm_python.HelmError, match=r"gateway has no keda\.backlog"):
         render({"keda": {"enabled": True, "services": ["gateway"]}})
 
 
@@ -302,3 +307,68 @@ def test_the_default_values_run_the_gateway_with_its_service_and_ingress() -> No
     rendered = render()
     assert "qunping-gateway" in containers(rendered)
     assert [m["metadata"]["name"] for m in by_kind(rendered, "Ingress")] == ["qunping-gateway"]
+
+
+def github_anchors(markdown: str) -> dict[str, str]:
+    """Each heading's anchor as GitHub makes it, with the text of its section."""
+    sections = re.split(r"^(#+ .+)$", markdown, flags=re.MULTILINE)
+    return {
+        re.sub(r"[^\w\- ]", "", heading.lstrip("#").strip().lower()).replace(" ", "-"): body
+        for heading, body in zip(sections[1::2], sections[2::2], strict=True)
+    }
+
+
+def test_every_alert_links_its_runbook_which_says_what_it_means_what_to_check_and_do(
+    manifests: list[Manifest],
+) -> None:
+    rules = alert_rules(manifests)
+    runbooks = github_anchors((REPOSITORY / "docs" / "operations.md").read_text())
+    base = "https://qunping.example.invalid/docs/operations.md#"
+
+    assert [rule["alert"] for rule in rules] == [
+        "QunpingRelayLagging",
+        "QunpingProjectionLagging",
+        "QunpingDeadLetters",
+        "QunpingPodRestarting",
+        "QunpingNotReady",
+    ]
+    for rule in rules:
+        url = rule["annotations"]["runbook_url"]
+        assert url == base + rule["alert"].lower()
+        runbook = runbooks[url.removeprefix(base)]
+        for part in ("**What it means.**", "**What to check.**", "**What to do.**"):
+            assert part in runbook, (rule["alert"], part)
+        assert rule["labels"]["severity"] in {"critical", "warning"}
+
+
+def test_the_alerts_read_qunpings_own_metrics_and_kube_state_metrics_only(
+    manifests: list[Manifest],
+) -> None:
+    names = set().union(*(metric_names(rule["expr"]) for rule in alert_rules(manifests)))
+
+    assert names == {
+        "qunping_relay_lag_events",
+        "qunping_projection_lag_events",
+        "qunping_webhook_attempts_total",
+        "qunping_email_attempts_total",
+        *KUBE_STATE_METRICS,
+    }
+    assert metric_names('sum by (log) (rate(a_total{x="y"}[5m])) > on(log) b or c') == {
+        "a_total",
+        "b",
+        "c",
+    }
+
+
+def test_a_sites_own_rules_join_the_group_and_are_validated_with_it() -> None:
+    extra = {"alert": "QunpingTamperDetected", "expr": "qunping_tamper_detected > 0"}
+    values = {"metrics": {"prometheusRule": {"enabled": True, "extraRules": [extra]}}}
+    [rule] = by_kind(render(values), "PrometheusRule")
+
+    assert rule["spec"]["groups"][0]["rules"][-1] == extra
+    validate(rule)
+    misspelt = {
+        "metrics": {"prometheusRule": {"enabled": True, "extraRules": [{**extra, "fro": "1m"}]}}
+    }
+    with pytest.raises(Invalid, match="fro"):
+        validate(by_kind(render(misspelt), "PrometheusRule")[0])

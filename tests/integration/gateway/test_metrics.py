@@ -16,6 +16,7 @@ from pymongo import MongoClient
 from qunping import infra
 from services.gateway.auth import DISTRICT_ADMIN
 from services.gateway.routes import ROUTES
+from tests.deploy.manifests import KUBE_STATE_METRICS, MONITORING, alert_rules, metric_names, render
 from tests.integration.gateway.gateway_stack import Stack, start_stack
 from tests.integration.gateway.test_api import call, meeting
 
@@ -168,3 +169,15 @@ def test_metrics_move_with_a_cast_a_close_and_a_dead_lettered_webhook(stack: Sta
         for _, labels in scraped:
             for _, label_value in labels:
                 assert not any(secret in label_value for secret in secrets), (service, labels)
+
+
+def test_every_metric_an_alert_of_the_chart_names_is_one_the_services_export(
+    stack: Stack,
+) -> None:
+    exported = {name for service in SERVICES for name, _ in scrape(stack, service)}
+    rules = alert_rules(render({"metrics": MONITORING}))
+
+    named = set().union(*(metric_names(rule["expr"]) for rule in rules))
+    assert len(rules) >= 5
+    assert named - KUBE_STATE_METRICS <= exported
+    assert named - KUBE_STATE_METRICS, "the alerts read qunping's own metrics"

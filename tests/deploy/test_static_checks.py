@@ -57,10 +57,8 @@ def test_the_image_runs_nameko_as_pid_1_unprivileged_from_the_runtime_lock_only(
     runtime_lock = (REPOSITORY / "requirements-runtime.lock").read_text().lower()
     stages = [line for line in dockerfile.splitlines() if line.startswith("FROM ")]
 
-    assert stages == [
-        "FROM python:3.11-slim-bookworm AS builder",
-        "FROM python:3.11-slim-bookworm",
-    ]
+    assert stages == ["FROM ${PYTHON_IMAGE} AS builder", "FROM ${PYTHON_IMAGE}"]
+    assert "ARG PYTHON_IMAGE=python:3.11-slim-bookworm\n" in dockerfile
     assert dockerfile.splitlines()[-1] == 'ENTRYPOINT ["qunping", "service"]'
     assert "USER 10001:10001" in dockerfile
     assert "requirements-runtime.lock" in dockerfile
@@ -165,14 +163,22 @@ def test_the_kustomize_overlay_patches_objects_the_chart_renders() -> None:
     assert {f"{image['name']}:0.1.0"} == images
 
 
-def test_the_image_installs_only_files_whose_hashes_the_runtime_lock_records() -> None:
-    dockerfile = (REPOSITORY / "Dockerfile").read_text()
-    requirements = re.findall(
+def hashed_pins(lock: str) -> list[tuple[str, str]]:
+    """Each pin of a lock and the `--hash` options that follow it."""
+    return re.findall(
         r"^([a-z0-9][a-z0-9._-]*==\S+)((?: \\\n\s+--hash=sha256:[0-9a-f]{64})*)",
-        (REPOSITORY / "requirements-runtime.lock").read_text(),
+        (REPOSITORY / lock).read_text(),
         flags=re.MULTILINE,
     )
 
+
+def test_the_image_and_make_audit_install_only_files_whose_hashes_their_locks_record() -> None:
+    dockerfile = (REPOSITORY / "Dockerfile").read_text()
+    makefile = (REPOSITORY / "Makefile").read_text()
+
     assert "--require-hashes -r /build/requirements-runtime.lock" in dockerfile
-    assert len(requirements) > 20
-    assert [pin for pin, hashes in requirements if not hashes] == []
+    assert "--require-hashes -r requirements-audit.lock" in makefile
+    for lock in ("requirements-runtime.lock", "requirements-audit.lock"):
+        pins = hashed_pins(lock)
+        assert len(pins) > 20, lock
+        assert [pin for pin, hashes in pins if not hashes] == [], lock

@@ -93,7 +93,9 @@ class ServiceMetrics:
             "qunping_rpc_calls", "RPC calls answered, by method and outcome", ["method", "outcome"]
         )
         self.rpc_seconds = self.histogram(
-            "qunping_rpc_duration_seconds", "Time to answer an RPC call, by method", ["method"]
+            "qunping_rpc_duration_seconds",
+            "Time to answer an RPC call, by method and outcome",
+            ["method", "outcome"],
         )
         self.events_handled = self.counter(
             "qunping_events_handled",
@@ -199,7 +201,7 @@ class WorkerMetrics(DependencyProvider):  # type: ignore[misc]
         outcome = outcome_of(exc_info)
         if isinstance(entrypoint, Rpc):
             self.metrics.rpc_calls.labels(method, outcome).inc()
-            self.metrics.rpc_seconds.labels(method).observe(seconds)
+            self.metrics.rpc_seconds.labels(method, outcome).observe(seconds)
         elif isinstance(entrypoint, EventHandler):
             self.metrics.events_handled.labels(method, outcome).inc()
         elif isinstance(entrypoint, HttpRequestHandler):

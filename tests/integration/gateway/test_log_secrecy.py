@@ -17,7 +17,7 @@ import pytest
 from qunping.core.logs import NO_CORRELATION, OWN_LOGGERS, logging_config
 from services.gateway.auth import DISTRICT_ADMIN
 from tests.integration.gateway.gateway_stack import Stack
-from tests.integration.gateway.test_api import call, meeting
+from tests.integration.gateway.test_api import open_meeting
 
 VOTER_ADDRESS = "127.0.0.77"
 """A loopback address of the voter's own, so that it can be searched for."""
@@ -72,18 +72,8 @@ def test_no_log_line_of_a_cast_holds_token_receipt_mark_address_or_user_agent(
     stack: Stack, log_lines: Lines
 ) -> None:
     admin = stack.account("admin", DISTRICT_ADMIN)
-    meeting_id = meeting(stack, admin)
+    meeting_id, tokens = open_meeting(stack, admin)
     path = f"/api/meetings/{meeting_id}"
-    for n in range(50):
-        call(
-            stack,
-            "POST",
-            f"{path}/check-ins",
-            admin,
-            json={"name": f"居民{n}", "category": "resident"},
-        )
-    tokens = call(stack, "POST", f"{path}/tokens", admin, json={"count": 2}).json()["tokens"]
-    assert call(stack, "POST", f"{path}/open", admin).status_code == 200
     cast_path_starts = len(log_lines.lines)
 
     marks = [{"subject": "committee-1", "dimension": "社区服务", "value": "不满意"}]

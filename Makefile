@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 # checkov pins packaging<24, which pytest and pip-tools refuse: it gets a virtualenv of its own.
 CHECKOV_VENV := $(VENV)/checkov
 
-.PHONY: run test lint bench install infra-up infra-down infra-status lock clean
+.PHONY: run test lint bench install infra-up infra-down infra-status lock audit clean
 
 $(INSTALLED): requirements.lock requirements-checkov.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "qunping needs Python 3.11 or newer")'
@@ -78,12 +78,37 @@ infra-down: $(INSTALLED)
 infra-status: $(INSTALLED)
 	$(BIN)/qunping infra status
 
-## lock: re-pin every dependency (after editing pyproject.toml or requirements-checkov.in)
+## lock: re-pin every dependency (after editing pyproject.toml or requirements-checkov.in);
+## the image's runtime lock carries every file's hash, and the image installs with --require-hashes
 PIP_COMPILE := $(BIN)/pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras
 lock: $(INSTALLED)
 	$(PIP_COMPILE) --extra local --extra dev -o requirements.lock pyproject.toml
-	$(PIP_COMPILE) -o requirements-runtime.lock pyproject.toml
+	$(PIP_COMPILE) --generate-hashes --allow-unsafe -o requirements-runtime.lock pyproject.toml
 	$(PIP_COMPILE) -o requirements-checkov.lock requirements-checkov.in
+	$(PIP_COMPILE) --generate-hashes --allow-unsafe -o requirements-audit.lock requirements-audit.in
+
+## audit: the image's runtime lock against known vulnerabilities (pip-audit, which asks
+## PyPI's advisory data and fails if it cannot audit every package) and its SBOM
+## (CycloneDX JSON, artifacts/sbom.cdx.json). Not part of `make test`: it needs the network.
+AUDIT_VENV := $(VENV)/audit
+SBOM := artifacts/sbom.cdx.json
+$(AUDIT_VENV)/.installed: requirements-audit.lock
+	$(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+	  --require-hashes -r requirements-audit.lock
+	@touch $@
+
+audit: $(AUDIT_VENV)/.installed
+	@mkdir -p artifacts
+	$(AUDIT_VENV)/bin/cyclonedx-py requirements --pyproject pyproject.toml --of JSON \
+	  --output-reproducible --validate -o $(SBOM) requirements-runtime.lock
+	@echo "SBOM of the image's Python packages: $(SBOM)"
+	@$(AUDIT_VENV)/bin/pip-audit --requirement requirements-runtime.lock --require-hashes \
+	  --disable-pip --strict --progress-spinner off || { \
+	  echo "make audit: FAILED. Either a package above has a known vulnerability, or a package" \
+	       "could not be audited (\"could not be audited\", a connection error): pip-audit" \
+	       "needs PyPI's JSON API; run it on a machine that reaches it."; \
+	  exit 1; }
 
 clean:
 	rm -rf $(VENV) artifacts .mypy_cache .ruff_cache tests/browser/node_modules

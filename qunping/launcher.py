@@ -109,7 +109,7 @@ def run_service(name: str, settings: Settings) -> None:
     from qunping.core.draining import install_draining_consumers
 
     install_draining_consumers()
-    config = settings.nameko_config()
+    config = settings.nameko_config(name)
     logging.config.dictConfig(config["LOGGING"])
     announcement = Announcement(
         settings.amqp_uri, deployment_identity(settings.mongo_uri, settings.db_prefix)

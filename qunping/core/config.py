@@ -14,6 +14,7 @@ from typing import Any
 from marshmallow import fields, validate
 
 from qunping.core.amqp import CLOUDEVENTS_SERIALIZER
+from qunping.core.logs import NO_CORRELATION, logging_config
 from qunping.core.schemas import Pattern, StrictSchema, load
 
 LOCAL_MONGO_PORT = 27117
@@ -24,6 +25,7 @@ DEFAULTS = {
     "QUNPING_MAX_WORKERS": "20",
     "QUNPING_LOG_LEVEL": "INFO",
     "QUNPING_HTTP_PORT": "8000",
+    "QUNPING_LOG_FORMAT": "plain",
 }
 
 
@@ -36,6 +38,7 @@ class SettingsSchema(StrictSchema):
         required=True, validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"])
     )
     QUNPING_HTTP_PORT = fields.Integer(required=True, validate=validate.Range(min=1, max=65535))
+    QUNPING_LOG_FORMAT = fields.String(required=True, validate=validate.OneOf(["plain", "json"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +49,14 @@ class Settings:
     max_workers: int
     log_level: str
     http_port: int
+    log_format: str = "plain"
 
     def database_name(self, service: str) -> str:
         """Each service owns one database; no service reads another's."""
         return f"{self.db_prefix}{service}"
 
-    def nameko_config(self) -> dict[str, Any]:
+    def nameko_config(self, service: str = NO_CORRELATION) -> dict[str, Any]:
+        """nameko's configuration; `service` names the service in JSON log lines."""
         return {
             "AMQP_URI": self.amqp_uri,
             "MONGO_URI": self.mongo_uri,
@@ -61,15 +66,7 @@ class Settings:
             "WEB_SERVER_ADDRESS": f"0.0.0.0:{self.http_port}",
             "serializer": "json",
             "ACCEPT": ["json", CLOUDEVENTS_SERIALIZER],
-            "LOGGING": {
-                "version": 1,
-                "disable_existing_loggers": False,
-                "formatters": {
-                    "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
-                },
-                "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-                "root": {"level": self.log_level, "handlers": ["console"]},
-            },
+            "LOGGING": logging_config(self.log_level, self.log_format, service),
         }
 
 
@@ -86,4 +83,5 @@ def settings_from(environ: Mapping[str, str] | None = None) -> Settings:
         max_workers=values["QUNPING_MAX_WORKERS"],
         log_level=values["QUNPING_LOG_LEVEL"],
         http_port=values["QUNPING_HTTP_PORT"],
+        log_format=values["QUNPING_LOG_FORMAT"],
     )

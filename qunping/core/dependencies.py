@@ -7,13 +7,15 @@ Configuration comes from the container's config (built by `Settings.nameko_confi
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from nameko.extensions import DependencyProvider
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from qunping.core.envelope import to_cloudevent
+from qunping.core.envelope import RecordedEvent, to_cloudevent
+from qunping.core.metrics import service_metrics
 from qunping.core.mongo_eventlog import MongoEventLog
 from qunping.core.relay import OutboxRelay, Outgoing
 from qunping.core.schemas import PayloadSchemas
@@ -78,16 +80,24 @@ class EventLogDependency(DependencyProvider):  # type: ignore[misc]
             public=self.payload_schemas,
         )
         self._stop, self._wake = threading.Event(), threading.Event()
-        self.log.add_append_listener(lambda _events: self._wake.set())
+        self.metrics = service_metrics(self.container)
+        self._appended = self.metrics.events_appended.labels(name)
+        self.log.add_append_listener(self._on_append)
+
+    def _on_append(self, events: Sequence[RecordedEvent]) -> None:
+        self._appended.inc(len(events))
+        self._wake.set()
 
     def start(self) -> None:
         self.log.ensure_indexes()
+        self.metrics.add_readings(self.relay.readings)
         self._relay_thread = self.container.spawn_managed_thread(self._run_relay)
 
     def _run_relay(self) -> None:
         self.relay.run(self._stop, self._wake, self.poll_seconds)
 
     def stop(self) -> None:
+        self.metrics.remove_readings(self.relay.readings)
         self._stop.set()
         self._wake.set()
         self._relay_thread.wait()
@@ -95,6 +105,7 @@ class EventLogDependency(DependencyProvider):  # type: ignore[misc]
         self.client.close()
 
     def kill(self) -> None:
+        self.metrics.remove_readings(self.relay.readings)
         self._stop.set()
         self._wake.set()
         self.client.close()

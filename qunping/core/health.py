@@ -7,6 +7,7 @@ A service class inherits `HealthEndpoints` and answers, on `WEB_SERVER_ADDRESS`:
   restart every pod at once, which would only add a restart storm to the outage.
 - `GET /readyz`: 200 when the service's MongoDB answers a ping and an AMQP connection opens;
   otherwise 503 with each failed check named, so traffic goes elsewhere until it recovers.
+- `GET /metrics`: the service's Prometheus metrics (`qunping.core.metrics`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
 from pymongo import MongoClient
 from werkzeug.wrappers import Request, Response
+
+from qunping.core.metrics import CONTENT_TYPE, ServiceMetrics, WorkerMetrics
 
 # Each check must fail well inside a probe's timeout (the chart gives probes 5 s).
 CHECK_TIMEOUT_SECONDS = 1.5
@@ -69,9 +72,10 @@ class ConnectionChecksProvider(DependencyProvider):  # type: ignore[misc]
 
 
 class HealthEndpoints:
-    """Mix into a nameko service class to give it `/livez` and `/readyz`."""
+    """Mix into a nameko service class to give it `/livez`, `/readyz` and `/metrics`."""
 
     connection_checks: ConnectionChecks = ConnectionChecksProvider()
+    metrics: ServiceMetrics = WorkerMetrics()
 
     @http("GET", "/livez")  # type: ignore[untyped-decorator]
     def livez(self, request: Request) -> Response:
@@ -83,6 +87,10 @@ class HealthEndpoints:
         if failures:
             return _json(503, {"status": "not ready", "failed": failures})
         return _json(200, {"status": "ready", "checked": ["mongodb", "amqp"]})
+
+    @http("GET", "/metrics")  # type: ignore[untyped-decorator]
+    def prometheus_metrics(self, request: Request) -> Response:
+        return Response(self.metrics.exposition(), status=200, content_type=CONTENT_TYPE)
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:

@@ -26,6 +26,7 @@ from pymongo.write_concern import WriteConcern
 
 from qunping.core.envelope import RecordedEvent
 from qunping.core.eventlog import EMPTY_HEAD, LogHead, LogIntegrityError
+from qunping.core.metrics import Reading
 from qunping.core.upcasting import NO_UPCASTERS, Upcasters
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,8 @@ class ProjectionRunner:
         self._cached: LogHead | None = None
         self._indexed = False
         self._lock = threading.RLock()
+        self.source_seen = 0
+        """The newest source position this runner has seen, by message or in the log."""
 
     def checkpoint(self) -> LogHead:
         with self._lock:
@@ -156,6 +159,7 @@ class ProjectionRunner:
         """Apply an event that arrived by message; return how many events were applied."""
         if event.log != self.source_log:
             raise ValueError(f"runner for {self.source_log!r} got an event of {event.log!r}")
+        self._saw(event.position)
         with self._lock:
             checkpoint = self.checkpoint()
             if event.position <= checkpoint.position:
@@ -176,6 +180,7 @@ class ProjectionRunner:
         with self._lock:
             batch: list[RecordedEvent] = []
             for event in self._source(self.checkpoint().position):
+                self._saw(event.position)
                 if until_position is not None and event.position > until_position:
                     break
                 batch.append(event)
@@ -185,6 +190,31 @@ class ProjectionRunner:
             if batch:
                 applied += self._apply(batch)
         return applied
+
+    def _saw(self, position: int) -> None:
+        self.source_seen = max(self.source_seen, position)
+
+    def readings(self) -> list[Reading]:
+        """The checkpoint (read now: another replica may have moved it) and the lag behind
+        the newest source event seen. A relay that stopped publishing shows as relay lag
+        of the source log, not here; a projection that stopped applying shows here."""
+        document = self._checkpoints.find_one({"_id": self._checkpoint_id}, {"position": 1})
+        position = 0 if document is None else int(document["position"])
+        labels = {"projection": self.projection.name, "source_log": self.source_log}
+        return [
+            Reading(
+                "qunping_projection_checkpoint_position",
+                "Last source log position the projection applied",
+                labels,
+                position,
+            ),
+            Reading(
+                "qunping_projection_lag_events",
+                "Source events seen and not yet applied by the projection",
+                labels,
+                max(self.source_seen - position, 0),
+            ),
+        ]
 
     def rebuild(self) -> int:
         """Drop the read models and the checkpoint, then replay the source from position 0."""

@@ -41,6 +41,7 @@ from qunping.core.amqp import (
 )
 from qunping.core.envelope import RecordedEvent, json_bytes, to_cloudevent, utc_now
 from qunping.core.eventlog import EMPTY_HEAD, EventLog, LogHead, LogIntegrityError
+from qunping.core.metrics import Reading
 from qunping.core.schemas import PayloadSchemas
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,31 @@ class OutboxRelay:
     def release_lease(self) -> None:
         self._lease_until = None
         self._state.delete_one({"_id": self._lease_id, "owner": self.owner})
+
+    def readings(self) -> list[Reading]:
+        """The log's head, the last position the broker confirmed, and the lag between.
+
+        Read from MongoDB, so every replica reports the lag of whichever relay publishes."""
+        published = self.checkpoint().position
+        head = self.log.head().position
+        labels = {"log": self.log.name}
+        return [
+            Reading(
+                "qunping_eventlog_head_position", "Last position of the event log", labels, head
+            ),
+            Reading(
+                "qunping_relay_published_position",
+                "Last position of the log the broker confirmed to the outbox relay",
+                labels,
+                published,
+            ),
+            Reading(
+                "qunping_relay_lag_events",
+                "Events appended to the log and not yet confirmed by the broker",
+                labels,
+                max(head - published, 0),
+            ),
+        ]
 
     # -- publishing ------------------------------------------------------------------
 

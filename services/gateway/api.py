@@ -24,6 +24,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from qunping.core.errors import InvalidInput, NotFound, QunpingError, Refused
+from qunping.core.metrics import ROUTE_KEY
 from qunping.core.schemas import load
 from services.gateway.auth import ORGANISER, Accounts, Principal
 from services.gateway.ratelimit import RateLimiter
@@ -145,6 +146,7 @@ class Api:
     def handle(self, request: Request, call: RpcCall) -> Response:
         try:
             route, path_args = self.url_map.bind_to_environ(request.environ).match()
+            request.environ[ROUTE_KEY] = route.path
         except NoSuchPath:
             return json_response(404, {"error": "no such endpoint"})
         except MethodNotAllowed as error:

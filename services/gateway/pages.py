@@ -28,6 +28,7 @@ from werkzeug.wrappers import Request, Response
 
 from qunping.core.cells import append_xlsx_row, csv_row
 from qunping.core.errors import InvalidInput, NotFound, QunpingError
+from qunping.core.metrics import ROUTE_KEY
 from services.ballot.domain import CATEGORIES
 from services.ballot.policy import DEFAULT_POLICY
 from services.gateway.api import SESSION_COOKIE, Api, RpcCall
@@ -134,7 +135,9 @@ class Pages:
     def handle(self, request: Request, call: RpcCall) -> Response:
         page = Page(self, request, call)
         try:
-            handler, arguments = self.url_map.bind_to_environ(request.environ).match()
+            rule, arguments = self.url_map.bind_to_environ(request.environ).match(return_rule=True)
+            request.environ[ROUTE_KEY] = rule.rule
+            handler = rule.endpoint
         except (NoSuchPath, MethodNotAllowed):
             return page.render("error.html", 404, message="404")
         page.arguments = {name: str(value) for name, value in arguments.items()}

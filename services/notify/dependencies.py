@@ -9,6 +9,7 @@ from nameko.extensions import DependencyProvider
 
 from qunping.core.dependencies import service_database
 from qunping.core.eventlog import EventLog
+from qunping.core.metrics import service_metrics
 from qunping.core.mongo_eventlog import MongoEventLog
 from services.notify.dispatch import Dispatcher, PublicEventIntake
 from services.notify.egress import Resolver, system_resolver
@@ -45,8 +46,9 @@ class NotifierDependency(DependencyProvider):  # type: ignore[misc]
         log: EventLog = MongoEventLog(database, name)
         self.outbox = Outbox(database)
         self.view = NotifyView(log)
+        self.metrics = service_metrics(self.container)
         self.dispatcher = Dispatcher(
-            self.outbox, self.view, self.settings, self._spawn, self.resolve
+            self.outbox, self.view, self.settings, self._spawn, self.metrics, self.resolve
         )
         self.intake = PublicEventIntake(config["AMQP_URI"], self.outbox, self.view, self.settings)
         self._stop = threading.Event()
@@ -59,6 +61,7 @@ class NotifierDependency(DependencyProvider):  # type: ignore[misc]
 
     def start(self) -> None:
         self.outbox.ensure_indexes()
+        self.metrics.add_readings(self.outbox.readings)
         self._threads = [
             self.container.spawn_managed_thread(
                 lambda: self.intake.run(self._stop, self.dispatcher.wake.set)
@@ -69,6 +72,7 @@ class NotifierDependency(DependencyProvider):  # type: ignore[misc]
         ]
 
     def stop(self) -> None:
+        self.metrics.remove_readings(self.outbox.readings)
         self._stop.set()
         self.dispatcher.wake.set()
         for thread in self._threads:
@@ -76,6 +80,7 @@ class NotifierDependency(DependencyProvider):  # type: ignore[misc]
         self.client.close()
 
     def kill(self) -> None:
+        self.metrics.remove_readings(self.outbox.readings)
         self._stop.set()
         self.dispatcher.wake.set()
         self.client.close()

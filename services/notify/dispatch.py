@@ -32,6 +32,7 @@ from kombu.messaging import Consumer
 from qunping.core.amqp import CLOUDEVENTS_CONTENT_TYPE, public_exchange
 from qunping.core.envelope import from_cloudevent, utc_now
 from qunping.core.errors import InvalidInput
+from qunping.core.metrics import ServiceMetrics
 from services.notify.egress import Refused as DestinationRefused
 from services.notify.egress import Resolver, pinned_session, system_resolver
 from services.notify.email import EMAIL_RULES, TEMPLATES, compose, send
@@ -146,9 +147,22 @@ class Dispatcher:
         view: NotifyView,
         settings: NotifySettings,
         spawn: Spawn,
+        metrics: ServiceMetrics | None = None,
         resolve: Resolver = system_resolver,
     ) -> None:
         self._resolve = resolve
+        metrics = metrics or ServiceMetrics()
+        self._webhook_attempts = metrics.counter(
+            "qunping_webhook_attempts", "Webhook delivery attempts, by outcome", ["outcome"]
+        )
+        self._email_attempts = metrics.counter(
+            "qunping_email_attempts", "E-mail sending attempts, by outcome", ["outcome"]
+        )
+        # Every outcome exported from the start, at 0, so that `increase()` sees the first.
+        for outcome in (DELIVERED, "retry", DEAD):
+            self._webhook_attempts.labels(outcome)
+        for outcome in (SENT, "retry", DEAD):
+            self._email_attempts.labels(outcome)
         self._outbox = outbox
         self._view = view
         self._settings = settings
@@ -265,6 +279,7 @@ class Dispatcher:
             outcome=outcome,
         )
         self._outbox.settle(delivery, attempt, status, error, retry_in)
+        self._webhook_attempts.labels(outcome).inc()
 
     def _attempt_email(self, email: dict[str, Any]) -> None:
         smtp = self._settings.smtp
@@ -277,7 +292,9 @@ class Dispatcher:
             retry = self._settings.retry
             status = DEAD if retry.gives_up_after(attempt) else PENDING
             self._outbox.settle_email(email, attempt, status, error, retry.delay_after(attempt))
+            self._email_attempts.labels("retry" if status == PENDING else DEAD).inc()
             log.warning("e-mail %s failed (attempt %d): %s", email["_id"], attempt, error)
         else:
             self._outbox.settle_email(email, attempt, SENT, None, 0)
+            self._email_attempts.labels(SENT).inc()
         self.wake.set()

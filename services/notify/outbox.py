@@ -19,6 +19,7 @@ from pymongo.errors import DuplicateKeyError
 
 from qunping.core.envelope import format_time, utc_now
 from qunping.core.errors import NotFound, Refused
+from qunping.core.metrics import Reading
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 SENT = "sent"
@@ -50,6 +51,19 @@ class Outbox:
         self.attempts.create_index([("delivery_id", ASCENDING), ("attempt", ASCENDING)])
         self.attempts.create_index([("subscription_id", ASCENDING), ("started_at", ASCENDING)])
         self.emails.create_index([("status", ASCENDING)])
+
+    def readings(self) -> list[Reading]:
+        """Webhook deliveries and e-mails waiting (pending) and given up (dead)."""
+        readings = []
+        for name, collection, what in (
+            ("qunping_webhook_deliveries", self.deliveries, "Webhook deliveries"),
+            ("qunping_emails", self.emails, "E-mails"),
+        ):
+            for status in (PENDING, DEAD):
+                count = collection.count_documents({"status": status})
+                help_text = f"{what} by status: pending (waiting or retrying) or dead (gave up)"
+                readings.append(Reading(name, help_text, {"status": status}, count))
+        return readings
 
     # -- secrets ---------------------------------------------------------------------
 

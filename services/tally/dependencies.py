@@ -48,11 +48,17 @@ class TallyDependency(EventLogDependency):
 
     def start(self) -> None:
         super().start()
+        self.metrics.add_readings(self.runner.readings)
         self._start_proxy()
 
     def stop(self) -> None:
+        self.metrics.remove_readings(self.runner.readings)
         self._stop_proxy()
         super().stop()
+
+    def kill(self) -> None:
+        self.metrics.remove_readings(self.runner.readings)
+        super().kill()
 
     def _start_proxy(self) -> None:
         self._proxy_runner = ClusterRpcProxy(self.container.config, timeout=30)

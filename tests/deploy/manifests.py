@@ -27,6 +27,8 @@ KUBERNETES_VERSION = "1.30.0"
 RELEASE = "qunping"
 NAMESPACE = "qunping"
 DIGEST = "sha256:" + "0" * 64
+MONITORING = {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}}
+"""`metrics` values switching on the Prometheus Operator's objects."""
 
 Manifest = dict[str, Any]
 
@@ -120,3 +122,35 @@ def containers(manifests: list[Manifest]) -> dict[str, dict[str, Any]]:
         deployment["metadata"]["name"]: deployment["spec"]["template"]["spec"]["containers"][0]
         for deployment in by_kind(manifests, "Deployment")
     }
+
+
+PROMQL_KEYWORDS = frozenset({"and", "or", "unless", "bool", "offset"})
+KUBE_STATE_METRICS = frozenset(
+    {"kube_pod_container_status_restarts_total", "kube_pod_container_status_ready"}
+)
+"""The metrics alerts read from kube-state-metrics, which the cluster provides."""
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads: every identifier left once strings,
+    label matchers, range selectors and grouping clauses are removed, except functions
+    (followed by a parenthesis) and keywords."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', " ", expr)
+    text = re.sub(r"\{[^}]*\}", " ", text)
+    text = re.sub(r"\[[^\]]*\]", " ", text)
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    names = set()
+    for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", text):
+        if match.group() in PROMQL_KEYWORDS or text[match.end() :].lstrip().startswith("("):
+            continue
+        names.add(match.group())
+    return names
+
+
+def alert_rules(manifests: list[Manifest]) -> list[dict[str, Any]]:
+    return [
+        rule
+        for manifest in by_kind(manifests, "PrometheusRule")
+        for group in manifest["spec"]["groups"]
+        for rule in group["rules"]
+    ]

@@ -1,6 +1,7 @@
 """The Helm chart, rendered by Helm and checked as a cluster with strict validation would."""
 
 import copy
+import re
 from typing import Any
 
 import helm_python
@@ -11,10 +12,15 @@ from qunping import broker_access, database_access
 from tests.deploy.manifests import (
     CHART,
     DIGEST,
+    KUBE_STATE_METRICS,
+    MONITORING,
+    REPOSITORY,
     Invalid,
     Manifest,
+    alert_rules,
     by_kind,
     containers,
+    metric_names,
     render,
     validate,
 )
@@ -24,7 +30,12 @@ SINGLE_WRITERS = {"ballot", "tally", "pledge"}
 LOGS = ["ballot", "tally", "notify", "pledge"]
 # Every service is on by default; said again here, the chart is checked whole.
 ALL_SERVICES = {"services": {"pledge": {"enabled": True}, "gateway": {"enabled": True}}}
-EVERYTHING_ON = {"keda": {"enabled": True}, "image": {"digest": DIGEST}, **ALL_SERVICES}
+EVERYTHING_ON = {
+    "keda": {"enabled": True},
+    "image": {"digest": DIGEST},
+    "metrics": MONITORING,
+    **ALL_SERVICES,
+}
 EXTERNAL_INFRASTRUCTURE = {
     "rabbitmq": {"create": False, "external": {"secretName": "district-amqp"}},
     "mongodb": {"create": False, "external": {"secretName": "district-mongodb"}},
@@ -58,15 +69,18 @@ def test_the_chart_renders_what_the_issue_asks_for(manifests: list[Manifest]) ->
     assert kinds == {
         "ConfigMap",
         "Deployment",
+        "HorizontalPodAutoscaler",
         "Ingress",
         "MongoDBCommunity",
         "NetworkPolicy",
         "Permission",
         "PodDisruptionBudget",
+        "PrometheusRule",
         "RabbitmqCluster",
         "ScaledObject",
         "Service",
         "ServiceAccount",
+        "ServiceMonitor",
         "TopicPermission",
         "TriggerAuthentication",
         "User",
@@ -171,7 +185,7 @@ def test_the_operators_run_three_node_rabbitmq_with_quorum_queues_and_a_three_me
     assert not by_kind(manifests, "StatefulSet"), "the operators own the stateful sets"
 
 
-def test_only_the_gateway_accepts_connections_and_services_reach_only_dns_broker_and_database(
+def test_only_the_gateway_and_the_scraper_connect_and_services_reach_only_dns_broker_database(
     manifests: list[Manifest],
 ) -> None:
     policies = {
@@ -185,16 +199,30 @@ def test_only_the_gateway_accepts_connections_and_services_reach_only_dns_broker
     assert deny["podSelector"]["matchLabels"] == everyone
     assert deny["policyTypes"] == ["Ingress", "Egress"]
     assert "ingress" not in deny and "egress" not in deny
-    ingress_policies = [
-        spec
-        for spec in policies.values()
+    ingress_policies = {
+        name: spec
+        for name, spec in policies.items()
         if spec.get("ingress")
         and spec["podSelector"]["matchLabels"].get("app.kubernetes.io/name") == "qunping"
-    ]
-    assert [
-        spec["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
-        for spec in ingress_policies
-    ] == ["gateway"]
+    }
+    assert sorted(ingress_policies) == ["qunping-gateway-ingress", "qunping-metrics-scrape"]
+    gateway = ingress_policies["qunping-gateway-ingress"]
+    assert gateway["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "gateway"
+    scrape = ingress_policies["qunping-metrics-scrape"]
+    assert scrape["podSelector"]["matchLabels"] == everyone
+    assert scrape["ingress"] == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}
+                    },
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": 8000}],
+        }
+    ], "Prometheus' pods reach the HTTP port of every service, nothing else is opened"
     egress = policies["qunping-egress"]["egress"]
     assert [
         sorted((port["protocol"], port["port"]) for port in rule["ports"]) for rule in egress
@@ -205,11 +233,48 @@ def test_only_the_gateway_accepts_connections_and_services_reach_only_dns_broker
     ]
 
 
-def test_keda_scales_only_horizontal_services_and_the_single_ones_refuse_a_second_replica() -> None:
-    scaled = by_kind(render({"keda": {"enabled": True, "services": ["notify"]}}), "ScaledObject")
-    assert [item["spec"]["scaleTargetRef"]["name"] for item in scaled] == ["qunping-notify"]
-    assert scaled[0]["spec"]["triggers"][0]["metadata"]["queueName"] == "rpc-notify"
+def test_keda_scales_notify_on_its_intake_queue_and_outbox_as_a_broker_user_of_its_own() -> None:
+    rendered = render({"keda": {"enabled": True, "services": ["notify"]}})
+    [scaled] = by_kind(rendered, "ScaledObject")
+    [authentication] = by_kind(rendered, "TriggerAuthentication")
+    queue, outbox = scaled["spec"]["triggers"]
 
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "qunping-notify"
+    assert (queue["type"], queue["metadata"]["queueName"]) == ("rabbitmq", "notify.public")
+    assert outbox["type"] == "prometheus"
+    assert outbox["metadata"]["query"] == (
+        'max(qunping_webhook_deliveries{status="pending",namespace="qunping"})'
+        ' + max(qunping_emails{status="pending",namespace="qunping"})'
+    )
+    assert {ref["name"] for ref in authentication["spec"]["secretTargetRef"]} == {
+        "qunping-keda-user-credentials"
+    }, "never the broker's default (administrator) user"
+    without_prometheus = render({"keda": {"enabled": True, "prometheusAddress": ""}})
+    [scaled] = by_kind(without_prometheus, "ScaledObject")
+    assert [trigger["type"] for trigger in scaled["spec"]["triggers"]] == ["rabbitmq"]
+    with pytest.raises(helm_python.HelmError, match=r"gateway has no keda\.backlog"):
+        render({"keda": {"enabled": True, "services": ["gateway"]}})
+
+
+def test_the_gateway_scales_on_cpu_with_an_hpa_that_owns_its_replica_count() -> None:
+    [hpa] = by_kind(render(), "HorizontalPodAutoscaler")
+    deployments = {d["metadata"]["name"]: d["spec"] for d in by_kind(render(), "Deployment")}
+
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "qunping-gateway",
+    }
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 6)
+    assert "replicas" not in deployments["qunping-gateway"]
+    fixed = render({"gateway": {"autoscaling": {"enabled": False}}})
+    assert not by_kind(fixed, "HorizontalPodAutoscaler")
+    assert {d["metadata"]["name"]: d["spec"] for d in by_kind(fixed, "Deployment")}[
+        "qunping-gateway"
+    ]["replicas"] == 2
+
+
+def test_the_single_services_refuse_keda_and_a_second_replica() -> None:
     for refused, reason in (
         ({"keda": {"enabled": True, "services": ["ballot"]}}, "ballot is single-writer"),
         ({"keda": {"enabled": True, "services": ["audit"]}}, "audit is singleton"),
@@ -334,3 +399,68 @@ def test_the_rendered_database_users_are_the_tables_own(manifests: list[Manifest
     [role] = mongodb["spec"]["security"]["roles"]
     expected = database_access.identity_role("qunping_")
     assert (role["role"], role["privileges"]) == (expected["role"], expected["privileges"])
+
+
+def github_anchors(markdown: str) -> dict[str, str]:
+    """Each heading's anchor as GitHub makes it, with the text of its section."""
+    sections = re.split(r"^(#+ .+)$", markdown, flags=re.MULTILINE)
+    return {
+        re.sub(r"[^\w\- ]", "", heading.lstrip("#").strip().lower()).replace(" ", "-"): body
+        for heading, body in zip(sections[1::2], sections[2::2], strict=True)
+    }
+
+
+def test_every_alert_links_its_runbook_which_says_what_it_means_what_to_check_and_do(
+    manifests: list[Manifest],
+) -> None:
+    rules = alert_rules(manifests)
+    runbooks = github_anchors((REPOSITORY / "docs" / "operations.md").read_text())
+    base = "https://qunping.example.invalid/docs/operations.md#"
+
+    assert [rule["alert"] for rule in rules] == [
+        "QunpingRelayLagging",
+        "QunpingProjectionLagging",
+        "QunpingDeadLetters",
+        "QunpingPodRestarting",
+        "QunpingNotReady",
+    ]
+    for rule in rules:
+        url = rule["annotations"]["runbook_url"]
+        assert url == base + rule["alert"].lower()
+        runbook = runbooks[url.removeprefix(base)]
+        for part in ("**What it means.**", "**What to check.**", "**What to do.**"):
+            assert part in runbook, (rule["alert"], part)
+        assert rule["labels"]["severity"] in {"critical", "warning"}
+
+
+def test_the_alerts_read_qunpings_own_metrics_and_kube_state_metrics_only(
+    manifests: list[Manifest],
+) -> None:
+    names = set().union(*(metric_names(rule["expr"]) for rule in alert_rules(manifests)))
+
+    assert names == {
+        "qunping_relay_lag_events",
+        "qunping_projection_lag_events",
+        "qunping_webhook_attempts_total",
+        "qunping_email_attempts_total",
+        *KUBE_STATE_METRICS,
+    }
+    assert metric_names('sum by (log) (rate(a_total{x="y"}[5m])) > on(log) b or c') == {
+        "a_total",
+        "b",
+        "c",
+    }
+
+
+def test_a_sites_own_rules_join_the_group_and_are_validated_with_it() -> None:
+    extra = {"alert": "QunpingTamperDetected", "expr": "qunping_tamper_detected > 0"}
+    values = {"metrics": {"prometheusRule": {"enabled": True, "extraRules": [extra]}}}
+    [rule] = by_kind(render(values), "PrometheusRule")
+
+    assert rule["spec"]["groups"][0]["rules"][-1] == extra
+    validate(rule)
+    misspelt = {
+        "metrics": {"prometheusRule": {"enabled": True, "extraRules": [{**extra, "fro": "1m"}]}}
+    }
+    with pytest.raises(Invalid, match="fro"):
+        validate(by_kind(render(misspelt), "PrometheusRule")[0])

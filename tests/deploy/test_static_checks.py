@@ -2,6 +2,7 @@
 rendered chart, and the facts about the image and the examples that no linter knows."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,14 @@ from typing import Any
 import yaml
 
 from qunping import database_access
-from tests.deploy.manifests import DIGEST, REPOSITORY, by_kind, render, render_text
+from tests.deploy.manifests import (
+    DIGEST,
+    MONITORING,
+    REPOSITORY,
+    by_kind,
+    render,
+    render_text,
+)
 
 CHECKOV = REPOSITORY / ".venv" / "checkov" / "bin" / "checkov"
 HADOLINT = Path(sys.executable).parent / "hadolint"
@@ -50,10 +58,8 @@ def test_the_image_runs_nameko_as_pid_1_unprivileged_from_the_runtime_lock_only(
     runtime_lock = (REPOSITORY / "requirements-runtime.lock").read_text().lower()
     stages = [line for line in dockerfile.splitlines() if line.startswith("FROM ")]
 
-    assert stages == [
-        "FROM python:3.11-slim-bookworm AS builder",
-        "FROM python:3.11-slim-bookworm",
-    ]
+    assert stages == ["FROM ${PYTHON_IMAGE} AS builder", "FROM ${PYTHON_IMAGE}"]
+    assert "ARG PYTHON_IMAGE=python:3.11-slim-bookworm\n" in dockerfile
     assert dockerfile.splitlines()[-1] == 'ENTRYPOINT ["qunping", "service"]'
     assert "USER 10001:10001" in dockerfile
     assert "requirements-runtime.lock" in dockerfile
@@ -64,7 +70,7 @@ def test_the_image_runs_nameko_as_pid_1_unprivileged_from_the_runtime_lock_only(
 
 
 def test_yamllint_passes_on_deploy_and_on_the_rendered_chart(tmp_path: Path) -> None:
-    for path, text in render_text({"keda": {"enabled": True}}).items():
+    for path, text in render_text({"keda": {"enabled": True}, "metrics": MONITORING}).items():
         target = tmp_path / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
@@ -85,6 +91,7 @@ def test_checkov_passes_on_the_rendered_chart_with_only_the_justified_skips(
     everything = {
         "keda": {"enabled": True},
         "image": {"digest": DIGEST},
+        "metrics": MONITORING,
         "services": {"pledge": {"enabled": True}, "gateway": {"enabled": True}},
     }
     for path, text in render_text(everything).items():
@@ -173,3 +180,24 @@ def test_compose_runs_mongodb_with_authentication_and_a_user_per_service() -> No
         uri = compose["services"][user.service]["environment"]["MONGO_URI"]
         assert uri.startswith(f"mongodb://qunping-{user.service}:${{{variable}}}@mongodb:27017/")
         assert uri.endswith("authSource=admin")
+
+
+def hashed_pins(lock: str) -> list[tuple[str, str]]:
+    """Each pin of a lock and the `--hash` options that follow it."""
+    return re.findall(
+        r"^([a-z0-9][a-z0-9._-]*==\S+)((?: \\\n\s+--hash=sha256:[0-9a-f]{64})*)",
+        (REPOSITORY / lock).read_text(),
+        flags=re.MULTILINE,
+    )
+
+
+def test_the_image_and_make_audit_install_only_files_whose_hashes_their_locks_record() -> None:
+    dockerfile = (REPOSITORY / "Dockerfile").read_text()
+    makefile = (REPOSITORY / "Makefile").read_text()
+
+    assert "--require-hashes -r /build/requirements-runtime.lock" in dockerfile
+    assert "--require-hashes -r requirements-audit.lock" in makefile
+    for lock in ("requirements-runtime.lock", "requirements-audit.lock"):
+        pins = hashed_pins(lock)
+        assert len(pins) > 20, lock
+        assert [pin for pin, hashes in pins if not hashes] == [], lock

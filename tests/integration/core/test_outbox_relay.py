@@ -166,3 +166,29 @@ def test_only_one_relay_holds_the_lease_until_it_expires(
     time.sleep(1.2)
     assert second.hold_lease(), "an expired lease passes on"
     assert not first.hold_lease()
+
+
+def test_relay_lag_is_what_the_log_holds_beyond_what_the_broker_confirmed(
+    log: MongoEventLog, amqp_uri: str, database: Database[dict[str, Any]]
+) -> None:
+    for n in range(5):
+        log.append("meeting-1", [NewEvent("MeetingScheduled", {"n": n})])
+    relay = OutboxRelay(log, database[RELAY_STATE], amqp_uri)
+
+    def gauges() -> dict[str, float]:
+        return {reading.name: reading.value for reading in relay.readings()}
+
+    assert gauges() == {
+        "qunping_eventlog_head_position": 5,
+        "qunping_relay_published_position": 0,
+        "qunping_relay_lag_events": 5,
+    }
+    relay.publish_pending()
+    log.append("meeting-1", [NewEvent("MeetingScheduled", {"n": 5})])
+    assert gauges()["qunping_relay_lag_events"] == 1
+    relay.publish_pending()
+    assert gauges() == {
+        "qunping_eventlog_head_position": 6,
+        "qunping_relay_published_position": 6,
+        "qunping_relay_lag_events": 0,
+    }

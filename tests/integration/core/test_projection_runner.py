@@ -164,3 +164,30 @@ def test_a_source_event_that_does_not_chain_on_is_refused(
     with pytest.raises(LogIntegrityError):
         runner.catch_up()
     assert runner.checkpoint().position == 0
+
+
+def gauges(runner: ProjectionRunner) -> dict[str, float]:
+    return {reading.name: reading.value for reading in runner.readings()}
+
+
+def test_a_stuck_projection_reports_its_lag_behind_the_newest_source_event_seen(
+    database: Database[dict[str, Any]], log: MongoEventLog
+) -> None:
+    projection = TurnoutProjection()
+    projection.fail_at = 12
+    runner = runner_for(database, log, projection)
+    assert gauges(runner)["qunping_projection_lag_events"] == 0
+
+    with pytest.raises(RuntimeError):
+        runner.catch_up()
+
+    stuck = gauges(runner)
+    assert stuck["qunping_projection_checkpoint_position"] == 7
+    assert stuck["qunping_projection_lag_events"] == 14 - 7, "it read a batch to position 14"
+    projection.fail_at = None
+    runner.catch_up()
+    assert gauges(runner) == {
+        "qunping_projection_checkpoint_position": log.head().position,
+        "qunping_projection_lag_events": 0,
+    }
+    assert {r.labels["source_log"] for r in runner.readings()} == {"ballot"}

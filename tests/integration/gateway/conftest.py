@@ -8,11 +8,17 @@ from tests.integration.gateway.gateway_stack import Stack, start_stack
 
 
 @pytest.fixture
+def services_config() -> dict[str, str]:
+    """Settings of every service of the stack, beyond the test's nameko config."""
+    return {}
+
+
+@pytest.fixture
 def stack(
     container_factory: Callable[..., Any],
     nameko_config: dict[str, Any],
+    services_config: dict[str, str],
     mongo_client: MongoClient[dict[str, Any]],
 ) -> Stack:
-    return start_stack(
-        container_factory, nameko_config, mongo_client, QUNPING_LOGIN_LIMIT_PER_MINUTE=5
-    )
+    config = {**nameko_config, **services_config}
+    return start_stack(container_factory, config, mongo_client, QUNPING_LOGIN_LIMIT_PER_MINUTE=5)

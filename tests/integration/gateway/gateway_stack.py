@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ class Stack:
     accounts: Accounts
     ballot_db: Database[dict[str, Any]]
     gateway_db: Database[dict[str, Any]]
+    ports: dict[str, int] = field(default_factory=dict)
+    """Each service's HTTP port (health, metrics), where the test knows it."""
 
     def login(self, username: str) -> str:
         answer = requests.post(
@@ -62,9 +64,12 @@ def start_stack(
     **settings: Any,
 ) -> Stack:
     config = {**config, "QUNPING_PLEDGE_QUORUM": str(PLEDGE_QUORUM)}
+    ports = {}
     for service in (BallotService, TallyService, NotifyService, PledgeService, AuditService):
-        container_factory(service, config).start()
-    port = infra.free_port()
+        ports[service.name] = infra.free_port()
+        address = f"127.0.0.1:{ports[service.name]}"
+        container_factory(service, {**config, "WEB_SERVER_ADDRESS": address}).start()
+    port = ports["gateway"] = infra.free_port()
     gateway = container_factory(
         GatewayService, {**config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}", **settings}
     )
@@ -76,6 +81,7 @@ def start_stack(
         accounts=Accounts(gateway_db, 60),
         ballot_db=mongo_client[f"{prefix}ballot"],
         gateway_db=gateway_db,
+        ports=ports,
     )
 
 
@@ -144,7 +150,8 @@ def _stack_processes(
     try:
         wait_until_answering(url)
         gateway_db = mongo_client[f"{prefix}gateway"]
-        yield Stack(url, Accounts(gateway_db, 60), mongo_client[f"{prefix}ballot"], gateway_db)
+        ballot_db = mongo_client[f"{prefix}ballot"]
+        yield Stack(url, Accounts(gateway_db, 60), ballot_db, gateway_db, ports)
     finally:
         for process in processes:
             process.terminate()

@@ -54,6 +54,18 @@ def meeting(stack: Stack, admin: str, community: str = "光明社区") -> str:
     return str(answer.json()["meeting_id"])
 
 
+def open_meeting(stack: Stack, admin: str, tokens: int = 2) -> tuple[str, list[str]]:
+    """A meeting with 50 representatives checked in and voting open; its ballot tokens."""
+    meeting_id = meeting(stack, admin)
+    path = f"/api/meetings/{meeting_id}"
+    for n in range(50):
+        call(stack, "POST", f"{path}/check-ins", admin,
+             json={"name": f"居民{n}", "category": "resident"})  # fmt: skip
+    issued = call(stack, "POST", f"{path}/tokens", admin, json={"count": tokens}).json()
+    assert call(stack, "POST", f"{path}/open", admin).status_code == 200
+    return meeting_id, list(issued["tokens"])
+
+
 def test_every_endpoint_refuses_each_role_it_does_not_name_and_anyone_not_logged_in(
     stack: Stack,
 ) -> None:
@@ -217,13 +229,7 @@ def test_a_voter_casts_with_a_token_and_finds_the_receipt_in_the_ballot_box(
 ) -> None:
     admin = stack.account("admin", DISTRICT_ADMIN)
     assessor = stack.account("assessor", ASSESSOR)
-    meeting_id = meeting(stack, admin)
-    for n in range(50):
-        call(stack, "POST", f"/api/meetings/{meeting_id}/check-ins", admin,
-             json={"name": f"居民{n}", "category": "resident"})  # fmt: skip
-    tokens = call(stack, "POST", f"/api/meetings/{meeting_id}/tokens", admin,
-                  json={"count": 2}).json()["tokens"]  # fmt: skip
-    assert call(stack, "POST", f"/api/meetings/{meeting_id}/open", admin).status_code == 200
+    meeting_id, tokens = open_meeting(stack, admin)
     marks = [{"subject": "committee-1", "dimension": "社区服务", "value": "满意"}]
     cast = call(stack, "POST", f"/api/meetings/{meeting_id}/ballots",
                 json={"token": tokens[0], "marks": marks})  # fmt: skip

@@ -249,6 +249,8 @@ class BallotService(HealthEndpoints):
         Like paper ballots tipped out of the box, they leave in no order of casting: each is
         its marks and channel only (no position, id, time or chained hash, which would
         order them), sorted by tracking code, which is a hash and so orders them at random.
+        Each ballot is re-hashed first: one edited in the database since it was cast is
+        refused (`Tampered`), so it is never counted.
         """
         meeting = self.store.meeting(load(schemas.MeetingRef(), payload)["meeting_id"])
         if meeting.phase not in (CLOSED, VOID):
@@ -259,7 +261,7 @@ class BallotService(HealthEndpoints):
                 "channel": event.data["channel"],
                 "marks": event.data["marks"],
             }
-            for event in self.store.read_stream(meeting.stream("ballotbox"))
+            for event in self.store.read_stream(meeting.stream("ballotbox"), refuse_altered=True)
         ]
         return {
             "meeting_id": meeting.meeting_id,

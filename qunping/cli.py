@@ -357,16 +357,34 @@ def _audit_sources() -> "Sources":
 
 
 @audit_group.command("verify")
-def audit_verify() -> None:
-    """Every log's hash chain and positions; exit status 1 at the first broken link."""
-    from services.audit.verify import verify_all
+@click.option(
+    "--checkpoints",
+    "checkpoints_file",
+    type=click.File(encoding="utf-8"),
+    help="Signed checkpoints an outside party kept (JSON Lines: the CloudEvents it received).",
+)
+def audit_verify(checkpoints_file: Any) -> None:
+    """Every log's hash chain and positions, against every signed checkpoint; exit status 1
+    at the first broken link, forged signature or disagreement with a checkpoint."""
+    from services.audit.verify import Kept, verify_all
 
-    reports = verify_all(_audit_sources())
+    try:
+        kept = Kept.read(checkpoints_file) if checkpoints_file is not None else None
+    except (ValueError, KeyError, TypeError) as error:
+        raise click.BadParameter(
+            f"not signed checkpoints: {error}", param_hint="--checkpoints"
+        ) from None
+    reports = verify_all(_audit_sources(), kept)
     for report in reports:
         state = "ok" if report.ok else f"BROKEN at {report.broken}"
         click.echo(
             f"{report.log:<8} {report.checked:>9} events  head {report.head.position}  {state}"
         )
+        if report.unsigned is not None:
+            first, last = report.unsigned
+            click.echo(
+                f"{'':<8} positions {first}..{last} are covered by no valid signed checkpoint"
+            )
     if not all(report.ok for report in reports):
         sys.exit(1)
 

@@ -4,16 +4,21 @@ Each event's hash covers its content and its predecessor's hash, so an edit anyw
 breaks the chain from there on. What the chain alone cannot show is a cut tail or a
 chain rewritten from some point onwards with fresh hashes; *anchors* catch those:
 (position, hash) pairs vouched for outside the log (the relay's published checkpoint,
-published results, a printed 公示 notice).
+published results, a printed 公示 notice), and above all signed checkpoints: those in the
+log count only if their signature holds, and those an outside party kept show the log as
+it was even if everything in the database was rewritten (`verify_signed`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
+from qunping.core.checkpoints import Checkpoint, Keyring, checkpoint_of
 from qunping.core.envelope import RecordedEvent
 from qunping.core.eventlog import EMPTY_HEAD, LogHead
+from qunping.core.tamper import CHECKPOINT, KEY_ANNOUNCED
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +28,7 @@ class BrokenLink:
     position: int
     stream: str | None
     problem: str
-    """One of: altered, missing, misplaced, unchained, truncated, rewritten, foreign."""
+    """One of: altered, missing, misplaced, unchained, truncated, rewritten, foreign, forged."""
     detail: str
 
     def __str__(self) -> str:
@@ -37,10 +42,20 @@ class VerifyReport:
     checked: int
     head: LogHead
     broken: BrokenLink | None
+    signed_to: int | None = None
+    """The last position a valid signed checkpoint covers (None: no signed checkpoint)."""
 
     @property
     def ok(self) -> bool:
         return self.broken is None
+
+    @property
+    def unsigned(self) -> tuple[int, int] | None:
+        """The positions no valid signed checkpoint covers yet, if any (first, last)."""
+        if self.signed_to is None or self.head.position > self.signed_to:
+            first = (self.signed_to or 0) + 1
+            return (first, self.head.position) if first <= self.head.position else None
+        return None
 
 
 def verify_chain(
@@ -56,7 +71,8 @@ def verify_chain(
                 event.position,
                 event.stream,
                 "rewritten",
-                "the hash vouched for outside the log differs: the chain was re-hashed",
+                "the hash vouched for outside the log (a signed checkpoint, a published "
+                "result or checkpoint) differs: the chain was re-hashed up to here",
             )
         if broken is not None:
             return VerifyReport(log, checked, head, broken)
@@ -109,3 +125,67 @@ def _first_fault(event: RecordedEvent, previous: LogHead, log: str) -> BrokenLin
             "(an event was inserted, reordered or re-hashed here)",
         )
     return None
+
+
+def verify_signed(
+    read: Callable[[], Iterable[RecordedEvent]],
+    *,
+    log: str,
+    anchors: Iterable[LogHead] = (),
+    kept: Sequence[Checkpoint] = (),
+    kept_keys: Sequence[Mapping[str, Any]] = (),
+) -> VerifyReport:
+    """`verify_chain` with the signed checkpoints: those in the log and those kept outside.
+
+    `read` reads the whole log (it is read twice: checkpoints first, then the chain).
+    `kept` and `kept_keys` are what an outside party saved; its keys are trusted as given.
+    A checkpoint or key announcement whose signature does not hold is `forged`.
+    """
+    signatures = _Signatures(log, kept_keys)
+    for event in read():
+        signatures.take(event)
+    for checkpoint in kept:
+        if checkpoint.log == log:
+            signatures.accept(checkpoint, checkpoint.position, None, "a checkpoint kept outside: ")
+    report = verify_chain(read(), log=log, anchors=[*anchors, *signatures.signed])
+    broken, forged = report.broken, signatures.forged
+    if forged is not None and (broken is None or forged.position < broken.position):
+        broken = forged
+    signed_to = max((head.position for head in signatures.signed), default=None)
+    return replace(report, broken=broken, signed_to=signed_to)
+
+
+class _Signatures:
+    """The keys and the checkpoints whose signatures hold; the first forgery found."""
+
+    def __init__(self, log: str, kept_keys: Sequence[Mapping[str, Any]]) -> None:
+        self.log = log
+        self.keyring = Keyring()
+        for data in kept_keys:
+            if data.get("log", log) == log:
+                self.keyring.learn(data, trusted=True)
+        self.signed: list[LogHead] = []
+        self.forged: BrokenLink | None = None
+
+    def take(self, event: RecordedEvent) -> None:
+        if event.type == KEY_ANNOUNCED:
+            self.refuse(event.position, event.stream, self.keyring.learn(event.data))
+        elif event.type == CHECKPOINT:
+            checkpoint = checkpoint_of(event.data)
+            if checkpoint.log != self.log:
+                self.refuse(event.position, event.stream, "a checkpoint of another log")
+            else:
+                self.accept(checkpoint, event.position, event.stream)
+
+    def accept(
+        self, checkpoint: Checkpoint, position: int, stream: str | None, where: str = ""
+    ) -> None:
+        refused = self.keyring.check(checkpoint)
+        if refused is None:
+            self.signed.append(checkpoint.head)
+        else:
+            self.refuse(position, stream, where + refused)
+
+    def refuse(self, position: int, stream: str | None, why: str | None) -> None:
+        if why is not None and (self.forged is None or position < self.forged.position):
+            self.forged = BrokenLink(position, stream, "forged", why)

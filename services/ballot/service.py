@@ -10,7 +10,7 @@ from typing import Any
 
 from nameko.rpc import rpc
 
-from qunping.core.dependencies import EventLogDependency
+from qunping.core.dependencies import EventLogDependency, SignsCheckpoints
 from qunping.core.envelope import RecordedEvent, to_cloudevent
 from qunping.core.errors import Refused
 from qunping.core.feed import public_feed
@@ -48,9 +48,12 @@ def receipt_code(event: RecordedEvent) -> str:
     return "-".join(digits[i : i + 4] for i in range(0, 16, 4))
 
 
-class BallotService(HealthEndpoints):
+class BallotService(HealthEndpoints, SignsCheckpoints):
     name = "ballot"
-    store: BallotStore = BallotStoreDependency(payloads, outgoing=sealed)
+    # A meeting's close (or voiding) is signed at once: its ballots are then vouched for.
+    store: BallotStore = BallotStoreDependency(
+        payloads, outgoing=sealed, sign_after={"VotingClosed", "MeetingVoided"}
+    )
 
     # -- campaigns -------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar, cast
 
 from nameko import rpc as nameko_rpc
 
-from qunping.core.dependencies import EventLogDependency
+from qunping.core.dependencies import EventLogDependency, SignsCheckpoints
 from qunping.core.envelope import NewEvent
 from qunping.core.errors import NotFound, Refused
 from qunping.core.eventlog import ANY_VERSION, NO_STREAM, EventLog
@@ -33,7 +33,7 @@ def contacts_stream(community: str) -> str:
     return f"contacts-{hashlib.sha256(community.encode()).hexdigest()[:32]}"
 
 
-class NotifyService(HealthEndpoints):
+class NotifyService(HealthEndpoints, SignsCheckpoints):
     name = "notify"
     log: EventLog = EventLogDependency(payloads)
     notifier: Notifier = NotifierDependency()

@@ -36,7 +36,7 @@ class Tally:
 
 class TallyDependency(EventLogDependency):
     def __init__(self) -> None:
-        super().__init__(payloads)
+        super().__init__(payloads, sign_after={"ResultsPublished"})
 
     def setup(self) -> None:
         super().setup()

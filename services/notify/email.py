@@ -91,7 +91,7 @@ EMAIL_RULES: tuple[EmailRule, ...] = (
     EmailRule("meeting_results", "tally.ResultsPublished", "meeting_results", "community_contacts"),
     EmailRule("district_alert", "tally.AlertRaised", "district_alert", "district"),
     EmailRule("tamper_detected", "tally.TamperDetected", "tamper_detected", "district"),
-    EmailRule("audit_tamper_detected", "audit.TamperDetected", "tamper_detected", "district"),
+    EmailRule("audit_tamper_detected", "notify.TamperDetected", "tamper_detected", "district"),
     EmailRule(
         "pledge_item_overdue", "pledge.ItemOverdue", "pledge_item_overdue", "community_contacts"
     ),

@@ -48,6 +48,6 @@ def test_rules_pick_the_template_by_event_and_payload() -> None:
     assert chosen("tally.ResultsPublished", {"community": "c1"}) == ["meeting_results"]
     assert chosen("tally.AlertRaised", {"community": "c1"}) == ["district_alert"]
     assert chosen("tally.TamperDetected", {"log": "ballot"}) == ["tamper_detected"]
-    assert chosen("audit.TamperDetected", {"log": "ballot"}) == ["tamper_detected"]
+    assert chosen("notify.TamperDetected", {"log": "ballot"}) == ["tamper_detected"]
     assert chosen("ballot.AnnouncementPublished", results) == []
     assert all(rule.template in TEMPLATES for rule in EMAIL_RULES)

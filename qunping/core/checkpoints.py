@@ -208,6 +208,15 @@ class Keyring:
         return None
 
 
+def printed(checkpoint: Checkpoint) -> str:
+    """The checkpoint as the notice prints it and its QR code holds (`verify_bundle.py
+    --checkpoint TEXT` reads it back): the time goes last, as it holds colons."""
+    c = checkpoint
+    return (
+        f"qunping:checkpoint:{c.log}:{c.position}:{c.hash}:{c.key_id}:{c.signature}:{c.signed_at}"
+    )
+
+
 def checkpoint_of(data: Mapping[str, Any]) -> Checkpoint:
     return Checkpoint(**{field: data[field] for field in Checkpoint.__slots__})
 

@@ -104,9 +104,24 @@ class AuditService(HealthEndpoints):
                     "head": {"position": report.head.position, "hash": report.head.hash},
                     "ok": report.ok,
                     "broken": None if report.broken is None else str(report.broken),
+                    "signed_to": report.signed_to,
                 }
                 for report in verify_all(self.sources)
             ]
+        }
+
+    @rpc
+    def keys(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The public keys each log announced for its signed checkpoints, in log order."""
+        load(schemas.NoArguments(), payload)
+        return {
+            "logs": {
+                name: [
+                    {**event.data, "position": event.position}
+                    for event in self.sources.log(name).read_stream(f"signingkey-{name}")
+                ]
+                for name in self.sources.logs
+            }
         }
 
     @rpc

@@ -12,16 +12,20 @@ from click.testing import CliRunner
 
 from qunping.cli import cli
 from qunping.contract import REGISTRIES
-from qunping.core.checkpoints import SigningKey, sign_head
+from qunping.core.checkpoints import SigningKey, checkpoint_of, printed, sign_head
 from qunping.core.dependencies import RELAY_STATE
 from qunping.core.envelope import RecordedEvent
 from qunping.core.eventlog import LogHead
 from qunping.core.feed import public_feed
 from qunping.core.mongo_eventlog import _commit_document
 from qunping.core.tamper import CHECKPOINT, KEY_ANNOUNCED
+from services.audit.bundle import export
+from services.audit.notice import render_notice
+from services.audit.replay import Scope
 from services.audit.sources import Sources
 from services.audit.verify import Kept, verify_all
 from tests.integration.audit.conftest import Recorded
+from tests.integration.audit.test_audit_export import lines_of, run_verifier
 from tests.integration.audit.test_audit_verify import mongo_uri_of
 
 
@@ -170,3 +174,53 @@ def test_an_untouched_district_verifies_against_the_subscribers_checkpoints(
 
     assert kept.checkpoints and kept.keys
     assert all(report.ok for report in reports), [str(r.broken) for r in reports]
+
+
+def test_the_standalone_verifier_checks_the_bundles_and_a_subscribers_checkpoints(
+    sources: Sources, recorded: Recorded, tmp_path: Path
+) -> None:
+    kept = saved_by_subscriber(sources, tmp_path / "kept.jsonl")
+    bundle, _ = export(sources, Scope(meeting=recorded.first), tmp_path / "bundle")
+    signed = [line for line in lines_of(bundle) if line.get("type") == CHECKPOINT]
+
+    checked = run_verifier(bundle.parent, "--checkpoints", str(kept))
+
+    assert signed and all("event" in line for line in signed), "checkpoints go in full"
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_standalone_verifier_catches_a_rewrite_of_everything_in_the_database(
+    sources: Sources, recorded: Recorded, tmp_path: Path
+) -> None:
+    kept = saved_by_subscriber(sources, tmp_path / "kept.jsonl")
+    rewrite_first_meeting(sources, recorded, "resign")
+    bundle, _ = export(sources, Scope(meeting=recorded.first), tmp_path / "bundle")
+
+    alone = run_verifier(bundle.parent)
+    with_kept = run_verifier(bundle.parent, "--checkpoints", str(kept))
+
+    assert alone.returncode == 1 and "signature does not hold (forged)" in alone.stdout
+    assert with_kept.returncode == 1 and "(the log was rewritten)" in with_kept.stdout
+
+
+def test_the_notice_prints_the_checkpoint_signed_at_the_close_and_the_verifier_reads_it(
+    sources: Sources, recorded: Recorded, tmp_path: Path
+) -> None:
+    html = render_notice(sources, recorded.first)
+    at_close = next(
+        checkpoint_of(e.data)
+        for e in sources.log("ballot").read_all()
+        if e.type == CHECKPOINT and e.data["position"] >= recorded.first_closed_at
+    )
+    bundle, _ = export(sources, Scope(meeting=recorded.first), tmp_path / "bundle")
+    other_signature = ("0" if at_close.signature[0] != "0" else "1") + at_close.signature[1:]
+
+    checked = run_verifier(bundle.parent, "--checkpoint", printed(at_close))
+    forged = run_verifier(
+        bundle.parent, "--checkpoint", printed(replace(at_close, signature=other_signature))
+    )
+
+    assert "签名检查点" in html and at_close.signature in html
+    assert html.count('class="segno"') == 2, "two QR codes: the results' anchor and this"
+    assert checked.returncode == 0, checked.stdout
+    assert forged.returncode == 1 and "signature does not hold (forged)" in forged.stdout

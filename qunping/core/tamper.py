@@ -25,6 +25,8 @@ from qunping.core.schemas import LOG_NAME_PATTERN, Pattern, PayloadSchemas, Stri
 ALERT = "TamperDetected"
 CHECKPOINT = "CheckpointSigned"
 KEY_ANNOUNCED = "SigningKeyAnnounced"
+TAMPER_EVENTS = frozenset({ALERT, CHECKPOINT, KEY_ANNOUNCED})
+"""Events every log carries beside its own facts: no projection produces them."""
 
 ALERT_IDS = uuid.UUID("1c9a4b52-61f3-4f0e-8d7e-2b7f0c3e9a11")
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from qunping.core.envelope import NewEvent, RecordedEvent, start_of_day
 from qunping.core.projection import CHECKPOINTS, ProjectionRunner
+from qunping.core.tamper import TAMPER_EVENTS
 from services.audit.sources import Sources
 from services.ballot.events import upcasters
 from services.tally.events import upcasters as tally_upcasters
@@ -161,7 +162,9 @@ def _compare_published(
     held = {
         event.event_id: event
         for event in map(tally_upcasters.upcast, sources.log(TALLY).read_all())
-        if event.data.get("source_position", 0) <= until and scope.covers(event.data)
+        if event.data.get("source_position", 0) <= until
+        and scope.covers(event.data)
+        and event.type not in TAMPER_EVENTS
     }
     replayed = {key: value for key, value in published.items() if scope.covers(value[1].data)}
     for event_id in sorted(held.keys() | replayed.keys()):

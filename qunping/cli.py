@@ -261,6 +261,52 @@ def contract_generate(docs_dir: Path) -> None:
         click.echo(f"wrote {path}")
 
 
+@cli.group("keys")
+def keys_group() -> None:
+    """The Ed25519 key the logs' checkpoints are signed with (never stored in MongoDB)."""
+
+
+KEY_OPTION = click.option(
+    "--key",
+    "key_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The key file (default: QUNPING_SIGNING_KEY_FILE, else $QUNPING_HOME/signing-key.pem).",
+)
+
+
+def _key_file(key_file: Path | None) -> Path:
+    return key_file or Path(_operator_settings().signing_key_file)
+
+
+@keys_group.command("show")
+@KEY_OPTION
+def keys_show(key_file: Path | None) -> None:
+    """The key's id and public half (created, mode 0600, if there is none yet)."""
+    from qunping.core.checkpoints import load_or_create_key
+
+    key = load_or_create_key(_key_file(key_file))
+    click.echo(f"key {key.key_id} public {key.public_key.hex()}")
+
+
+@keys_group.command("rotate")
+@KEY_OPTION
+def keys_rotate(key_file: Path | None) -> None:
+    """Replace the key by a new one the old one endorses; restart the services after."""
+    from qunping.core.checkpoints import endorsement_path, rotate_key
+
+    path = _key_file(key_file)
+    old, new = rotate_key(path)
+    click.echo(f"key {new.key_id} replaces {old.key_id} (endorsement in {endorsement_path(path)})")
+    click.echo(f"destroy {path.name}.retired-{old.key_id} once every service runs with the new key")
+
+
+@keys_group.command("sign")
+@click.argument("log", type=click.Choice(["ballot", "tally", "notify", "pledge"]))
+def keys_sign(log: str) -> None:
+    """Ask the running LOG owner to sign its head now; print the checkpoint as JSON."""
+    click.echo(json.dumps(_call(log, "sign_checkpoint", {})["checkpoint"], ensure_ascii=False))
+
+
 @cli.group("notify")
 def notify_group() -> None:
     """Webhook deliveries of the running notify service (AMQP_URI says where)."""

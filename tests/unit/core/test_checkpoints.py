@@ -4,6 +4,8 @@ import stat
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from qunping.core.checkpoints import (
     Checkpointer,
     Keyring,
@@ -19,7 +21,7 @@ from qunping.core.eventlog import LogHead
 from qunping.core.memory_eventlog import InMemoryEventLog
 from qunping.core.schemas import PayloadSchemas
 from qunping.core.tamper import CHECKPOINT, register_tamper_events
-from qunping.core.verify import verify_signed
+from qunping.core.verify import RECENT, verify_signed
 
 HEAD = LogHead(7, "ab" * 32)
 
@@ -127,3 +129,22 @@ def test_every_log_registry_carries_the_checkpoint_events() -> None:
     assert all(
         registry.is_public(kind) for kind in ("TamperDetected", CHECKPOINT, "SigningKeyAnnounced")
     )
+
+
+@pytest.mark.parametrize("recent", [RECENT, 1], ids=["kept while walking", "read again"])
+def test_a_checkpoint_in_the_log_that_disagrees_with_the_chain_names_the_position(
+    monkeypatch: pytest.MonkeyPatch, recent: int
+) -> None:
+    monkeypatch.setattr("qunping.core.verify.RECENT", recent)
+    key = SigningKey.generate()
+    log = InMemoryEventLog("ballot")
+    log.append("signingkey-ballot", [NewEvent("SigningKeyAnnounced", announcement("ballot", key))])
+    for n in range(1, 4):
+        log.append(f"token-{n}", [NewEvent("BallotCast", {"n": n})])
+    signed_elsewhere = sign_head(key, "ballot", LogHead(3, "ab" * 32), "2026-01-01T00:00:00.000Z")
+    log.append("checkpoint-ballot", [NewEvent(CHECKPOINT, signed_elsewhere.as_data())])
+
+    report = verify_signed(log.read_all, log="ballot")
+
+    assert report.broken is not None
+    assert (report.broken.position, report.broken.problem) == (3, "rewritten")

@@ -113,10 +113,17 @@ def replay(sources: Sources, *, as_of: int | None = None, scope: Scope = Scope()
 
     projection = TallyProjection(ballots_of, publish)
     with sources.scratch() as scratch:
+        stopped: list[str] = []
         runner = ProjectionRunner(
-            scratch, projection, read, source_log=SOURCE, batch_size=BATCH, upcasters=upcasters
+            scratch,
+            projection,
+            read,
+            source_log=SOURCE,
+            batch_size=BATCH,
+            upcasters=upcasters,
+            on_tamper=lambda found: stopped.append(f"the replay stopped at {found}"),
         )
-        report = ReplayReport(as_of=until, replayed=runner.catch_up())
+        report = ReplayReport(as_of=until, replayed=runner.catch_up(), differences=stopped)
         if as_of is None or as_of == live:
             _compare_read_models(sources, scratch, projection, scope, report)
         else:

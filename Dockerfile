@@ -31,6 +31,8 @@ RUN groupadd --system --gid 10001 qunping \
     && useradd --system --uid 10001 --gid qunping --no-create-home \
        --home-dir /nonexistent --shell /usr/sbin/nologin qunping
 COPY --from=builder /opt/qunping /opt/qunping
+# Where compose keeps the checkpoint signing key (a volume; Kubernetes mounts a Secret).
+RUN mkdir -m 0700 /var/lib/qunping && chown 10001:10001 /var/lib/qunping
 # The root filesystem may be read-only: bytecode was compiled in the builder, nothing else
 # is written except to /tmp (a tmpfs or emptyDir in deployments).
 ENV PATH=/opt/qunping/bin:$PATH \

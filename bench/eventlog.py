@@ -1,4 +1,7 @@
-"""The event log against raw pymongo on the same server: append, batched append, read-all.
+"""The event log against raw pymongo on the same server: append, batched append, read-all;
+and what tamper evidence costs: a checkpoint signed after every append (the worst case: a
+log is signed at each meeting's close and hourly) against plain appends, re-hashing every
+event as projections do against reading alone, an Ed25519 signature against an event hash.
 
 python -m bench.eventlog [--rounds 5] [--events 2000]
 """
@@ -14,8 +17,11 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from bench.harness import Comparison, interleaved, mongo_server, report
-from qunping.core.envelope import NewEvent
+from qunping.core.checkpoints import Checkpointer, SigningKey, sign_head
+from qunping.core.envelope import NewEvent, format_time
+from qunping.core.eventlog import LogHead
 from qunping.core.mongo_eventlog import MongoEventLog
+from qunping.core.tamper import check_content
 
 BATCH = 100
 PAYLOAD = {
@@ -92,6 +98,63 @@ def measure_round(
     read_all.candidate_rates.append(candidate_rate)
 
 
+def measure_tamper_evidence(
+    db: Database[dict[str, Any]],
+    signed_db: Database[dict[str, Any]],
+    n: int,
+    *,
+    signing: Comparison,
+    rehash: Comparison,
+    signature: Comparison,
+) -> None:
+    plain = MongoEventLog(db, "bench")
+    signed = MongoEventLog(signed_db, "bench")
+    checkpointer = Checkpointer(signed, SigningKey.generate())
+    chunk = 100
+
+    def plain_appends(k: int) -> None:
+        for _ in range(chunk):
+            plain.append(f"meeting-{k}", [NewEvent("BallotCast", PAYLOAD)])
+
+    def signed_appends(k: int) -> None:
+        for _ in range(chunk):
+            signed.append(f"meeting-{k}", [NewEvent("BallotCast", PAYLOAD)])
+            checkpointer.sign()
+
+    baseline_rate, candidate_rate = interleaved(
+        max(1, n // chunk // 2), chunk, plain_appends, signed_appends
+    )
+    signing.baseline_rates.append(baseline_rate)
+    signing.candidate_rates.append(candidate_rate)
+
+    def read(_: int) -> None:
+        for _event in plain.read_all(batch_size=1000):
+            pass
+
+    def read_and_rehash(_: int) -> None:
+        for event in plain.read_all(batch_size=1000):
+            check_content(event)
+
+    baseline_rate, candidate_rate = interleaved(3, plain.head().position, read, read_and_rehash)
+    rehash.baseline_rates.append(baseline_rate)
+    rehash.candidate_rates.append(candidate_rate)
+
+    events = list(plain.read_all())[:1000]
+    key, now = SigningKey.generate(), datetime.now(UTC)
+
+    def hashes(_: int) -> None:
+        for event in events:
+            event.computed_hash()
+
+    def signatures(_: int) -> None:
+        for event in events:
+            sign_head(key, "bench", LogHead(event.position, event.hash), format_time(now))
+
+    baseline_rate, candidate_rate = interleaved(3, len(events), hashes, signatures)
+    signature.baseline_rates.append(baseline_rate)
+    signature.candidate_rates.append(candidate_rate)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
@@ -102,15 +165,26 @@ def main() -> None:
         f"batched append ({BATCH} events per append)", "events/s", "insert_many", [], [], 0.5
     )
     read_all = Comparison("read all, in position order", "events/s", "find", [], [], 0.5)
+    signing = Comparison(
+        "append + signed checkpoint, every append", "appends/s", "log.append", [], [], 0.25
+    )
+    rehash = Comparison("read all + re-hash each event", "events/s", "log.read_all", [], [], 0.5)
+    signature = Comparison("Ed25519 signature", "per s", "event hash (SHA-256)", [], [])
     with mongo_server() as uri:
         client: MongoClient[dict[str, Any]] = MongoClient(uri, tz_aware=True)
         for round_ in range(args.rounds):
             measure_round(client[f"bench_{round_}"], args.events, single, batched, read_all)
             client.drop_database(f"bench_{round_}")
+            databases = client[f"bench_t{round_}"], client[f"bench_s{round_}"]
+            measure_tamper_evidence(
+                *databases, args.events, signing=signing, rehash=rehash, signature=signature
+            )
+            for database in databases:
+                client.drop_database(database.name)
         client.close()
     report(
         "Event log vs raw pymongo, same server, same run",
-        [single, batched, read_all],
+        [single, batched, read_all, signing, rehash, signature],
         "bench-eventlog.json",
     )
 

@@ -262,6 +262,52 @@ def contract_generate(docs_dir: Path) -> None:
         click.echo(f"wrote {path}")
 
 
+@cli.group("keys")
+def keys_group() -> None:
+    """The Ed25519 key the logs' checkpoints are signed with (never stored in MongoDB)."""
+
+
+KEY_OPTION = click.option(
+    "--key",
+    "key_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The key file (default: QUNPING_SIGNING_KEY_FILE, else $QUNPING_HOME/signing-key.pem).",
+)
+
+
+def _key_file(key_file: Path | None) -> Path:
+    return key_file or Path(_operator_settings().signing_key_file)
+
+
+@keys_group.command("show")
+@KEY_OPTION
+def keys_show(key_file: Path | None) -> None:
+    """The key's id and public half (created, mode 0600, if there is none yet)."""
+    from qunping.core.checkpoints import load_or_create_key
+
+    key = load_or_create_key(_key_file(key_file))
+    click.echo(f"key {key.key_id} public {key.public_key.hex()}")
+
+
+@keys_group.command("rotate")
+@KEY_OPTION
+def keys_rotate(key_file: Path | None) -> None:
+    """Replace the key by a new one the old one endorses; restart the services after."""
+    from qunping.core.checkpoints import endorsement_path, rotate_key
+
+    path = _key_file(key_file)
+    old, new = rotate_key(path)
+    click.echo(f"key {new.key_id} replaces {old.key_id} (endorsement in {endorsement_path(path)})")
+    click.echo(f"destroy {path.name}.retired-{old.key_id} once every service runs with the new key")
+
+
+@keys_group.command("sign")
+@click.argument("log", type=click.Choice(["ballot", "tally", "notify", "pledge"]))
+def keys_sign(log: str) -> None:
+    """Ask the running LOG owner to sign its head now; print the checkpoint as JSON."""
+    click.echo(json.dumps(_call(log, "sign_checkpoint", {})["checkpoint"], ensure_ascii=False))
+
+
 @cli.group("notify")
 def notify_group() -> None:
     """Webhook deliveries of the running notify service (AMQP_URI says where)."""
@@ -366,16 +412,34 @@ def _audit_sources() -> "Sources":
 
 
 @audit_group.command("verify")
-def audit_verify() -> None:
-    """Every log's hash chain and positions; exit status 1 at the first broken link."""
-    from services.audit.verify import verify_all
+@click.option(
+    "--checkpoints",
+    "checkpoints_file",
+    type=click.File(encoding="utf-8"),
+    help="Signed checkpoints an outside party kept (JSON Lines: the CloudEvents it received).",
+)
+def audit_verify(checkpoints_file: Any) -> None:
+    """Every log's hash chain and positions, against every signed checkpoint; exit status 1
+    at the first broken link, forged signature or disagreement with a checkpoint."""
+    from services.audit.verify import Kept, verify_all
 
-    reports = verify_all(_audit_sources())
+    try:
+        kept = Kept.read(checkpoints_file) if checkpoints_file is not None else None
+    except (ValueError, KeyError, TypeError) as error:
+        raise click.BadParameter(
+            f"not signed checkpoints: {error}", param_hint="--checkpoints"
+        ) from None
+    reports = verify_all(_audit_sources(), kept)
     for report in reports:
         state = "ok" if report.ok else f"BROKEN at {report.broken}"
         click.echo(
             f"{report.log:<8} {report.checked:>9} events  head {report.head.position}  {state}"
         )
+        if report.unsigned is not None:
+            first, last = report.unsigned
+            click.echo(
+                f"{'':<8} positions {first}..{last} are covered by no valid signed checkpoint"
+            )
     if not all(report.ok for report in reports):
         sys.exit(1)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from marshmallow import fields, validate
@@ -26,7 +27,11 @@ DEFAULTS = {
     "QUNPING_LOG_LEVEL": "INFO",
     "QUNPING_HTTP_PORT": "8000",
     "QUNPING_LOG_FORMAT": "plain",
+    "QUNPING_CHECKPOINT_SECONDS": "3600",
+    "QUNPING_VERIFY_SECONDS": "3600",
 }
+SIGNING_KEY_NAME = "signing-key.pem"
+"""The Ed25519 key the logs' checkpoints are signed with, under `QUNPING_HOME` by default."""
 
 
 class SettingsSchema(StrictSchema):
@@ -39,6 +44,13 @@ class SettingsSchema(StrictSchema):
     )
     QUNPING_HTTP_PORT = fields.Integer(required=True, validate=validate.Range(min=1, max=65535))
     QUNPING_LOG_FORMAT = fields.String(required=True, validate=validate.OneOf(["plain", "json"]))
+    QUNPING_SIGNING_KEY_FILE = fields.String(required=True, validate=validate.Length(min=1))
+    QUNPING_CHECKPOINT_SECONDS = fields.Integer(
+        required=True, validate=validate.Range(min=1, max=3600)
+    )
+    """How often a growing log is signed: at least hourly."""
+    QUNPING_VERIFY_SECONDS = fields.Integer(required=True, validate=validate.Range(min=1))
+    """How often the audit service verifies every log."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +61,9 @@ class Settings:
     max_workers: int
     log_level: str
     http_port: int
+    signing_key_file: str
+    checkpoint_seconds: int
+    verify_seconds: int
     log_format: str = "plain"
 
     def database_name(self, service: str) -> str:
@@ -61,6 +76,9 @@ class Settings:
             "AMQP_URI": self.amqp_uri,
             "MONGO_URI": self.mongo_uri,
             "QUNPING_DB_PREFIX": self.db_prefix,
+            "QUNPING_SIGNING_KEY_FILE": self.signing_key_file,
+            "QUNPING_CHECKPOINT_SECONDS": self.checkpoint_seconds,
+            "QUNPING_VERIFY_SECONDS": self.verify_seconds,
             "max_workers": self.max_workers,
             # Health probes, and the gateway's API, listen on every interface of the pod.
             "WEB_SERVER_ADDRESS": f"0.0.0.0:{self.http_port}",
@@ -73,8 +91,10 @@ class Settings:
 def settings_from(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from `environ` (default: the process environment) over the defaults."""
     environ = os.environ if environ is None else environ
+    home = environ.get("QUNPING_HOME", ".qunping")
+    defaults = {**DEFAULTS, "QUNPING_SIGNING_KEY_FILE": str(Path(home) / SIGNING_KEY_NAME)}
     values = load(
-        SettingsSchema(), {key: environ.get(key, default) for key, default in DEFAULTS.items()}
+        SettingsSchema(), {key: environ.get(key, default) for key, default in defaults.items()}
     )
     return Settings(
         amqp_uri=values["AMQP_URI"],
@@ -84,4 +104,7 @@ def settings_from(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=values["QUNPING_LOG_LEVEL"],
         http_port=values["QUNPING_HTTP_PORT"],
         log_format=values["QUNPING_LOG_FORMAT"],
+        signing_key_file=str(Path(values["QUNPING_SIGNING_KEY_FILE"]).resolve()),
+        checkpoint_seconds=values["QUNPING_CHECKPOINT_SECONDS"],
+        verify_seconds=values["QUNPING_VERIFY_SECONDS"],
     )

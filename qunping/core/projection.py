@@ -6,6 +6,12 @@ is written in the same MongoDB transaction as the read-model changes, so a crash
 leaves one without the other. An event that arrives ahead of the checkpoint reveals a
 gap, which the runner fills by reading the source log; one at or behind it is a
 duplicate and is dropped. Rebuilding drops the read models and replays from position 0.
+
+Before applying an event the runner recomputes its hash: an event edited in place in the
+source's database no longer matches it. The runner then applies what came before it,
+stops for good (the halt is kept with the checkpoint, so a restart stays stopped), and
+hands the finding to `on_tamper`, which raises the public alert. Nothing of the altered
+event or after it is applied or published; a rebuild, once the log is restored, resumes.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from pymongo.write_concern import WriteConcern
 from qunping.core.envelope import RecordedEvent
 from qunping.core.eventlog import EMPTY_HEAD, LogHead, LogIntegrityError
 from qunping.core.metrics import Reading
+from qunping.core.tamper import TamperDetected, check_content, is_sealed
 from qunping.core.upcasting import NO_UPCASTERS, Upcasters
 
 log = logging.getLogger(__name__)
@@ -125,8 +132,10 @@ class ProjectionRunner:
         source_log: str,
         batch_size: int = 500,
         upcasters: Upcasters = NO_UPCASTERS,
+        on_tamper: Callable[[TamperDetected], None] = lambda _found: None,
     ) -> None:
         self.projection = projection
+        self.on_tamper = on_tamper
         self.upcasters = upcasters
         self.source_log = source_log
         self._database = database
@@ -139,6 +148,7 @@ class ProjectionRunner:
         )
         self._checkpoint_id = f"{projection.name}:{source_log}"
         self._cached: LogHead | None = None
+        self._halted: TamperDetected | None = None
         self._indexed = False
         self._lock = threading.RLock()
         self.source_seen = 0
@@ -153,7 +163,15 @@ class ProjectionRunner:
                     if document is None
                     else LogHead(document["position"], document["hash"])
                 )
+                halted = None if document is None else document.get("halted")
+                self._halted = None if halted is None else TamperDetected(**halted)
             return self._cached
+
+    def halted(self) -> TamperDetected | None:
+        """What stopped this projection, if tampering did (kept across restarts)."""
+        with self._lock:
+            self.checkpoint()
+            return self._halted
 
     def deliver(self, event: RecordedEvent) -> int:
         """Apply an event that arrived by message; return how many events were applied."""
@@ -178,6 +196,8 @@ class ProjectionRunner:
         """Read the source log from the checkpoint and apply what it holds, in batches."""
         applied = 0
         with self._lock:
+            if self.halted() is not None:
+                return 0
             batch: list[RecordedEvent] = []
             for event in self._source(self.checkpoint().position):
                 self._saw(event.position)
@@ -222,7 +242,7 @@ class ProjectionRunner:
             for collection in self.projection.collections:
                 self._database.drop_collection(collection)
             self._checkpoints.delete_one({"_id": self._checkpoint_id})
-            self._cached = None
+            self._cached = self._halted = None
             self._indexed = False
             return self.catch_up()
 
@@ -237,15 +257,28 @@ class ProjectionRunner:
         if not self._indexed:
             self._ensure_indexes()
         start = self.checkpoint()
+        if self._halted is not None:
+            log.warning("%s is stopped: %s", self._checkpoint_id, self._halted)
+            return 0
         checkpoint = start
         models = ReadModels(self._database, self.projection.collections)
-        for event in events:
+        for index, event in enumerate(events):
             if event.position != checkpoint.position + 1 or event.prev_hash != checkpoint.hash:
                 raise LogIntegrityError(
                     f"{self._checkpoint_id}: event {event.position} does not follow "
                     f"position {checkpoint.position} of log {self.source_log!r}"
                 )
-            self.projection.apply(self.upcasters.upcast(event), models)
+            try:
+                # A sealed event left its source without its content, so its hash cannot
+                # be recomputed here; the source re-hashes it when it hands the content out.
+                if not is_sealed(event):
+                    check_content(event)
+                self.projection.apply(self.upcasters.upcast(event), models)
+            except TamperDetected as found:
+                # The models hold part of this event: start again from what preceded it.
+                applied = self._apply(events[:index]) if index else 0
+                self._halt(found)
+                return applied
             checkpoint = LogHead(event.position, event.hash)
         try:
             self._commit(models, start, checkpoint)
@@ -254,6 +287,29 @@ class ProjectionRunner:
             return 0
         self._cached = checkpoint
         return len(events)
+
+    def _halt(self, found: TamperDetected) -> None:
+        log.error("%s stops: %s", self._checkpoint_id, found)
+        # Alert first: if raising the alert fails, nothing is kept and the next catch-up
+        # finds the same event and tries again.
+        self.on_tamper(found)
+        self._checkpoints.update_one(
+            {"_id": self._checkpoint_id},
+            {
+                "$set": {
+                    "halted": {
+                        "log": found.log,
+                        "position": found.position,
+                        "stream": found.stream,
+                        "problem": found.problem,
+                        "detail": found.detail,
+                    }
+                },
+                "$setOnInsert": {"position": 0, "hash": EMPTY_HEAD.hash},
+            },
+            upsert=True,
+        )
+        self._cached, self._halted = None, found
 
     def _commit(self, models: ReadModels, start: LogHead, end: LogHead) -> None:
         with self._database.client.start_session() as session:

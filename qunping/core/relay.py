@@ -4,7 +4,8 @@ The log is the outbox. The relay reads what follows its checkpoint, publishes ea
 persistent, `mandatory` and with publisher confirms, and moves the checkpoint only past
 events the broker confirmed. A crash between a confirm and the checkpoint write means
 those events go out again: duplicates are possible, losses are not, and every consumer
-recognises a duplicate by its position.
+recognises a duplicate by its position. An event whose content no longer matches its hash
+(edited in the database) stops the relay there: it is never published.
 
 Given the log's `PayloadSchemas`, the relay also publishes every event registered public
 to `qunping.public` (routing key `{log}.{EventType}`), under the same rules: the
@@ -43,6 +44,7 @@ from qunping.core.envelope import RecordedEvent, json_bytes, to_cloudevent, utc_
 from qunping.core.eventlog import EMPTY_HEAD, EventLog, LogHead, LogIntegrityError
 from qunping.core.metrics import Reading
 from qunping.core.schemas import PayloadSchemas
+from qunping.core.tamper import check_content
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +184,7 @@ class OutboxRelay:
                         f"log {self.log.name!r}: event {event.position} does not follow "
                         f"the published event {checkpoint.position}"
                     )
-                self._publish(event)
+                self._publish(check_content(event))
                 checkpoint = LogHead(event.position, event.hash)
             self._save_checkpoint(checkpoint)
             self._published = checkpoint

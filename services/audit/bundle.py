@@ -7,7 +7,9 @@ full hashed body (`event`): the campaign (its policy), each meeting's schedule, 
 closing, its ballot box, and the tally's results, grades and alerts for it. Everything else
 is a header only, so the chain can be checked through it without showing it: above all
 the roster (names of representatives) never sits beside the ballots, nor do the clerks'
-keyings or token hashes, none of which the results depend on.
+keyings or token hashes, none of which the results depend on. Signed checkpoints in the
+range go in full, and the header states every key each log announced, so the verifier
+checks their signatures.
 
 `verify_bundle.py`, the standalone verifier, is written beside the bundle.
 """
@@ -22,6 +24,7 @@ from typing import Any
 
 from qunping.core.envelope import RecordedEvent
 from qunping.core.errors import NotFound
+from qunping.core.tamper import CHECKPOINT, KEY_ANNOUNCED
 from services.audit.replay import Scope
 from services.audit.sources import Sources
 
@@ -54,6 +57,7 @@ def bundle_lines(sources: Sources, scope: Scope) -> Iterator[dict[str, Any]]:
         "tally": lambda event: scope.covers(event.data),
     }
     logs: dict[str, Any] = {}
+    keys: dict[str, Any] = {}
     lines: list[dict[str, Any]] = []
     for name, selected in selections.items():
         events = list(sources.log(name).read_all())
@@ -62,12 +66,17 @@ def bundle_lines(sources: Sources, scope: Scope) -> Iterator[dict[str, Any]]:
             continue
         first = min(chosen, default=events[-1].position)
         logs[name] = {"head": {"position": events[-1].position, "hash": events[-1].hash}}
-        lines += (_line(e, full=selected(e)) for e in events[first - events[0].position :])
+        keys[name] = [e.data for e in events if e.type == KEY_ANNOUNCED]
+        lines += (
+            _line(e, full=selected(e) or e.type == CHECKPOINT)
+            for e in events[first - events[0].position :]
+        )
     yield {
         "kind": "bundle",
         "format": FORMAT,
         "scope": _scope(scope),
         "logs": logs,
+        "keys": keys,
         "withheld": WITHHELD,
     }
     yield from lines

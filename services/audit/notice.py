@@ -3,7 +3,9 @@
 Everything on it comes from the logs as stored: the results as the tally published them,
 the meeting and its campaign's policy from the ballot log, and the ballot log's (position,
 hash) the results were computed at, printed and as a QR code, so anyone holding the paper
-can check an audit bundle against it (`verify_bundle.py --anchor ballot:POSITION:HASH`).
+can check an audit bundle against it (`verify_bundle.py --anchor ballot:POSITION:HASH`);
+and the checkpoint the ballot service signed at the close, printed and as a second QR code
+(`verify_bundle.py --checkpoint TEXT`), which no one can forge without the signing key.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from typing import Any
 import jinja2
 import segno
 
+from qunping.core.checkpoints import checkpoint_of, printed
 from qunping.core.envelope import RecordedEvent
 from qunping.core.errors import NotFound
+from qunping.core.tamper import CHECKPOINT
 from services.audit.sources import Sources
 from services.tally.events import upcasters
 
@@ -95,6 +99,13 @@ footer { margin-top: 8mm; text-align: right; }
 结果公布：计票日志第 {{ results_event.position }} 条事件，哈希<br>
 <code>{{ results_event.hash }}</code></div>
 </div>
+{% if signed %}<div class="anchor">
+{{ signed_qr | safe }}
+<div>签名检查点：选票日志第 {{ signed.position }} 条事件，哈希<br>
+<code>{{ signed.hash }}</code><br>
+{{ signed.signed_at }} 由密钥 <code>{{ signed.key_id }}</code> 签名（Ed25519）<br>
+<code>{{ signed.signature }}</code></div>
+</div>{% endif %}
 <footer>{{ campaign.district }}　{{ results_event.recorded_at.strftime("%Y年%m月%d日") }}</footer>
 </body>
 </html>
@@ -120,7 +131,14 @@ def render_notice(sources: Sources, meeting_id: str) -> str:
     meeting: dict[str, Any] | None = None
     campaign: dict[str, Any] | None = None
     voided = None
+    signed = None
     for event in sources.log("ballot").read_all():
+        if (
+            signed is None
+            and event.type == CHECKPOINT
+            and event.data["position"] >= results_event.data["source_position"]
+        ):
+            signed = checkpoint_of(event.data)
         if event.type == "MeetingScheduled" and event.data["meeting_id"] == meeting_id:
             meeting = event.data
         elif (
@@ -133,6 +151,9 @@ def render_notice(sources: Sources, meeting_id: str) -> str:
     if meeting is None or campaign is None:
         raise NotFound(f"meeting {meeting_id} in the ballot log")
     qr = segno.make(anchor_text(results_event), error="m").svg_inline(scale=3)
+    signed_qr = (
+        None if signed is None else segno.make(printed(signed), error="l").svg_inline(scale=2)
+    )
     return TEMPLATE.render(
         meeting=meeting,
         campaign=campaign,
@@ -144,4 +165,6 @@ def render_notice(sources: Sources, meeting_id: str) -> str:
         voided=voided,
         rate_labels=RATE_LABELS,
         qr=qr,
+        signed=signed,
+        signed_qr=signed_qr,
     )

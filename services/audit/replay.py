@@ -19,6 +19,7 @@ from typing import Any
 
 from qunping.core.envelope import NewEvent, RecordedEvent, start_of_day
 from qunping.core.projection import CHECKPOINTS, ProjectionRunner
+from qunping.core.tamper import TAMPER_EVENTS
 from services.audit.sources import Sources
 from services.ballot.events import upcasters
 from services.tally.events import upcasters as tally_upcasters
@@ -112,10 +113,17 @@ def replay(sources: Sources, *, as_of: int | None = None, scope: Scope = Scope()
 
     projection = TallyProjection(ballots_of, publish)
     with sources.scratch() as scratch:
+        stopped: list[str] = []
         runner = ProjectionRunner(
-            scratch, projection, read, source_log=SOURCE, batch_size=BATCH, upcasters=upcasters
+            scratch,
+            projection,
+            read,
+            source_log=SOURCE,
+            batch_size=BATCH,
+            upcasters=upcasters,
+            on_tamper=lambda found: stopped.append(f"the replay stopped at {found}"),
         )
-        report = ReplayReport(as_of=until, replayed=runner.catch_up())
+        report = ReplayReport(as_of=until, replayed=runner.catch_up(), differences=stopped)
         if as_of is None or as_of == live:
             _compare_read_models(sources, scratch, projection, scope, report)
         else:
@@ -161,7 +169,9 @@ def _compare_published(
     held = {
         event.event_id: event
         for event in map(tally_upcasters.upcast, sources.log(TALLY).read_all())
-        if event.data.get("source_position", 0) <= until and scope.covers(event.data)
+        if event.data.get("source_position", 0) <= until
+        and scope.covers(event.data)
+        and event.type not in TAMPER_EVENTS
     }
     replayed = {key: value for key, value in published.items() if scope.covers(value[1].data)}
     for event_id in sorted(held.keys() | replayed.keys()):

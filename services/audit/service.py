@@ -1,16 +1,24 @@
-"""The audit service: the auditors' tools over RPC, for the web gateway's auditor page.
+"""The audit service: the auditors' tools over RPC, for the web gateway's auditor page,
+and verification of every log with nobody asking.
 
 It reads every service's database directly, as the `qunping audit` commands do, and
 writes only to its one scratch database (`{prefix}audit_scratch`), one replay at a time,
 emptied after each; so its MongoDB user needs `read` on the logs and `readWrite` there.
+
+It verifies every log every `QUNPING_VERIFY_SECONDS` (default hourly) and at each
+meeting's close; a failure becomes the public `TamperDetected` alert, which notify
+records (the audit writes no log) and mails to the district.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from nameko.events import SERVICE_POOL, event_handler
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
+from nameko.rpc import RpcProxy, rpc
+from nameko.timer import Timer
 from pymongo import MongoClient
 
 from qunping.core.health import HealthEndpoints
@@ -21,6 +29,23 @@ from services.audit.notice import render_notice
 from services.audit.replay import Scope, replay
 from services.audit.sources import Sources
 from services.audit.verify import verify_all
+
+log = logging.getLogger(__name__)
+
+
+class ConfiguredTimer(Timer):  # type: ignore[misc]
+    """nameko's timer, its interval read from the container's config at setup."""
+
+    def __init__(self, setting: str, default: float, **kwargs: Any) -> None:
+        super().__init__(interval=default, **kwargs)
+        self.setting = setting
+        self.default = default
+
+    def setup(self) -> None:
+        self.interval = float(self.container.config.get(self.setting, self.default))
+
+
+configured_timer = ConfiguredTimer.decorator
 
 
 class AuditSources(DependencyProvider):  # type: ignore[misc]
@@ -41,6 +66,31 @@ class AuditSources(DependencyProvider):  # type: ignore[misc]
 class AuditService(HealthEndpoints):
     name = "audit"
     sources: Sources = AuditSources()
+    notify: Any = RpcProxy("notify")
+
+    @configured_timer("QUNPING_VERIFY_SECONDS", 3600)
+    def verify_on_schedule(self) -> None:
+        self._verify_and_alert()
+
+    @event_handler("ballot", "VotingClosed", handler_type=SERVICE_POOL)
+    def verify_at_close(self, cloudevent: dict[str, Any]) -> None:
+        self._verify_and_alert()
+
+    def _verify_and_alert(self) -> None:
+        for report in verify_all(self.sources):
+            if report.broken is None:
+                continue
+            log.error("log %r is broken: %s", report.log, report.broken)
+            self.notify.report_tampering(
+                {
+                    "log": report.log,
+                    "position": report.broken.position,
+                    "stream": report.broken.stream,
+                    "problem": report.broken.problem,
+                    "detail": report.broken.detail,
+                    "detected_by": self.name,
+                }
+            )
 
     @rpc
     def verify(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -54,9 +104,24 @@ class AuditService(HealthEndpoints):
                     "head": {"position": report.head.position, "hash": report.head.hash},
                     "ok": report.ok,
                     "broken": None if report.broken is None else str(report.broken),
+                    "signed_to": report.signed_to,
                 }
                 for report in verify_all(self.sources)
             ]
+        }
+
+    @rpc
+    def keys(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The public keys each log announced for its signed checkpoints, in log order."""
+        load(schemas.NoArguments(), payload)
+        return {
+            "logs": {
+                name: [
+                    {**event.data, "position": event.position}
+                    for event in self.sources.log(name).read_stream(f"signingkey-{name}")
+                ]
+                for name in self.sources.logs
+            }
         }
 
     @rpc

@@ -9,6 +9,11 @@ Standard library only, one file, no qunping code: it recomputes what qunping cla
    chain runs through them, so none can be added, removed or moved without breaking it.
 2. Each published meeting result, recounted from the ballots in the bundle under the
    campaign's policy (the formulas of qunping's scoring, written out again here).
+3. Each signed checkpoint (Ed25519, checked here in plain Python): those in the bundle,
+   those you kept (--checkpoints FILE: the CheckpointSigned and SigningKeyAnnounced
+   CloudEvents you received, one per line) and the one printed on the notice
+   (--checkpoint qunping:checkpoint:...). A signature that does not hold, or a hash in the
+   bundle that differs from the one a valid checkpoint signed, is a MISMATCH.
 Compare the heads it prints with the log head hash on the printed notice (公示), or pass
 them: --anchor ballot:POSITION:HASH. Exit status 0 and MATCH, or 1 and MISMATCH.
 """
@@ -66,6 +71,150 @@ def check_chain(log: str, lines: Sequence[Mapping[str, Any]], head: Mapping[str,
         head["hash"],
     ):
         problems.append(f"{log}: the chain does not end at the head the bundle states")
+    return problems
+
+
+# -- 3. signed checkpoints (Ed25519 verification as in RFC 8032, section 6) -------------
+
+_P = 2**255 - 19
+_Q = 2**252 + 27742317777372353535851937790883648493
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+Point = tuple[int, int, int, int]
+
+
+def _add(a: Point, b: Point) -> Point:
+    e1 = (a[1] - a[0]) * (b[1] - b[0]) % _P
+    e2 = (a[1] + a[0]) * (b[1] + b[0]) % _P
+    c = 2 * a[3] * b[3] * _D % _P
+    d = 2 * a[2] * b[2] % _P
+    e, f, g, h = e2 - e1, d - c, d + c, e2 + e1
+    return (e * f, g * h, f * g, e * h)
+
+
+def _mul(scalar: int, point: Point) -> Point:
+    result: Point = (0, 1, 1, 0)
+    while scalar > 0:
+        if scalar & 1:
+            result = _add(result, point)
+        point, scalar = _add(point, point), scalar >> 1
+    return result
+
+
+def _x_of(y: int, sign: int) -> int | None:
+    if y >= _P:
+        return None
+    x2 = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P)
+    if x2 % _P == 0:
+        return None if sign else 0
+    x = pow(x2, (_P + 3) // 8, _P)
+    if (x * x - x2) % _P != 0:
+        x = x * _SQRT_M1 % _P
+    if (x * x - x2) % _P != 0:
+        return None
+    return _P - x if (x & 1) != sign else x
+
+
+def _point(encoded: bytes) -> Point | None:
+    y = int.from_bytes(encoded, "little")
+    sign, y = y >> 255, y & ((1 << 255) - 1)
+    x = _x_of(y, sign)
+    return None if x is None else (x, y, 1, x * y % _P)
+
+
+_GY = 4 * pow(5, _P - 2, _P) % _P
+_G: Point = (_x_of(_GY, 0) or 0, _GY, 1, (_x_of(_GY, 0) or 0) * _GY % _P)
+
+
+def ed25519_verify(public: bytes, message: bytes, signature: bytes) -> bool:
+    if len(public) != 32 or len(signature) != 64:
+        return False
+    a, r = _point(public), _point(signature[:32])
+    s = int.from_bytes(signature[32:], "little")
+    if a is None or r is None or s >= _Q:
+        return False
+    h = int.from_bytes(hashlib.sha512(signature[:32] + public + message).digest(), "little")
+    left, right = _mul(s, _G), _add(r, _mul(h % _Q, a))
+    return (left[0] * right[2] - right[0] * left[2]) % _P == 0 and (
+        left[1] * right[2] - right[1] * left[2]
+    ) % _P == 0
+
+
+def checkpoints_in(
+    records: Iterable[Mapping[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(checkpoints, key announcements) among CloudEvents, bundle lines or bare data."""
+    checkpoints: list[dict[str, Any]] = []
+    keys: list[dict[str, Any]] = []
+    for record in records:
+        body = record.get("event") or record
+        kind = str(body.get("type", "CheckpointSigned")).rsplit(".", 1)[-1]
+        data = body.get("data", body)
+        if kind == "CheckpointSigned":
+            checkpoints.append(dict(data))
+        elif kind == "SigningKeyAnnounced":
+            keys.append(dict(data))
+    return checkpoints, keys
+
+
+def printed_checkpoint(text: str) -> dict[str, Any]:
+    """The notice's QR text: qunping:checkpoint:LOG:POSITION:HASH:KEY:SIGNATURE:SIGNED_AT."""
+    _, kind, log, position, hash_, key_id, signature, signed_at = text.split(":", 7)
+    if kind != "checkpoint":
+        raise ValueError(f"not a printed checkpoint: {text[:40]}")
+    return {
+        "log": log,
+        "position": int(position),
+        "hash": hash_,
+        "key_id": key_id,
+        "signature": signature,
+        "signed_at": signed_at,
+    }
+
+
+def check_checkpoints(
+    by_log: Mapping[str, Sequence[Mapping[str, Any]]],
+    checkpoints: Sequence[Mapping[str, Any]],
+    keys: Sequence[Mapping[str, Any]],
+) -> list[str]:
+    """Keys: the first of a log stands on its own, a later one needs its predecessor's
+    endorsement. Each checkpoint must be signed by a known key, and the bundle must hold
+    the hash it signed at its position (when the bundle covers that position)."""
+    trusted: dict[str, bytes] = {}
+    problems = []
+    for key in keys:
+        public = bytes.fromhex(key["public_key"])
+        if key["key_id"] in trusted:
+            continue
+        endorser = trusted.get(key.get("endorsed_by") or "")
+        if hashlib.sha256(public).hexdigest()[:16] != key["key_id"]:
+            problems.append(f"key {key['key_id']}: not the id of its public key")
+        elif trusted and not (
+            endorser is not None
+            and ed25519_verify(
+                endorser,
+                canonical_json({"endorse": key["public_key"]}),
+                bytes.fromhex(key.get("endorsement") or ""),
+            )
+        ):
+            problems.append(f"key {key['key_id']}: endorsed by no trusted key")
+        else:
+            trusted[key["key_id"]] = public
+    for checkpoint in checkpoints:
+        where = f"{checkpoint['log']} position {checkpoint['position']}"
+        signed = {k: checkpoint[k] for k in ("log", "position", "hash", "signed_at", "key_id")}
+        signer = trusted.get(checkpoint["key_id"])
+        if signer is None or not ed25519_verify(
+            signer, canonical_json(signed), bytes.fromhex(checkpoint["signature"])
+        ):
+            problems.append(f"{where}: the checkpoint's signature does not hold (forged)")
+            continue
+        held = {line["position"]: line["hash"] for line in by_log.get(checkpoint["log"], [])}
+        if checkpoint["position"] in held and held[checkpoint["position"]] != checkpoint["hash"]:
+            problems.append(
+                f"{where}: differs from the hash signed at {checkpoint['signed_at']} "
+                "(the log was rewritten)"
+            )
     return problems
 
 
@@ -286,7 +435,12 @@ def check_results(
 # -- the whole bundle ----------------------------------------------------------------
 
 
-def verify(lines: Sequence[Mapping[str, Any]], anchors: Sequence[str] = ()) -> list[str]:
+def verify(
+    lines: Sequence[Mapping[str, Any]],
+    anchors: Sequence[str] = (),
+    kept: Sequence[Mapping[str, Any]] = (),
+) -> list[str]:
+    """`kept`: signed checkpoints and key announcements from outside the bundle."""
     header, events = lines[0], lines[1:]
     if header.get("kind") != "bundle" or header.get("format") != 1:
         return ["not a qunping audit bundle (format 1)"]
@@ -301,6 +455,15 @@ def verify(lines: Sequence[Mapping[str, Any]], anchors: Sequence[str] = ()) -> l
         held = {line["position"]: line["hash"] for line in by_log.get(log, [])}
         if held.get(int(position)) != hash_:
             problems.append(f"{log} position {position}: not the hash vouched for ({hash_[:16]}…)")
+    kept_checkpoints, kept_keys = checkpoints_in(kept)
+    bundled_checkpoints, bundled_keys = checkpoints_in(
+        line for line in events if line.get("event") is not None
+    )
+    # Keys you kept come first: the bundle's own first key is trusted only without them.
+    stated_keys = [key for keys in header.get("keys", {}).values() for key in keys]
+    problems += check_checkpoints(
+        by_log, bundled_checkpoints + kept_checkpoints, kept_keys + stated_keys + bundled_keys
+    )
     for line in by_log.get("tally", []):
         body = line.get("event")
         if body is not None and body["type"] == "ResultsPublished":
@@ -312,10 +475,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("bundle")
     parser.add_argument("--anchor", action="append", default=[], metavar="LOG:POSITION:HASH")
+    parser.add_argument("--checkpoints", metavar="FILE", help="signed checkpoints you kept")
+    parser.add_argument(
+        "--checkpoint", action="append", default=[], metavar="TEXT", help="the notice's QR text"
+    )
     arguments = parser.parse_args(argv)
     with open(arguments.bundle, encoding="utf-8") as file:
         lines = [json.loads(line) for line in file if line.strip()]
-    problems = verify(lines, arguments.anchor)
+    kept: list[Mapping[str, Any]] = [printed_checkpoint(text) for text in arguments.checkpoint]
+    if arguments.checkpoints:
+        with open(arguments.checkpoints, encoding="utf-8") as file:
+            kept += [json.loads(line) for line in file if line.strip()]
+    problems = verify(lines, arguments.anchor, kept)
     for log, stated in lines[0].get("logs", {}).items():
         print(f"{log}: head position {stated['head']['position']} hash {stated['head']['hash']}")
     results = sum(

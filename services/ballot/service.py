@@ -10,7 +10,7 @@ from typing import Any
 
 from nameko.rpc import rpc
 
-from qunping.core.dependencies import EventLogDependency
+from qunping.core.dependencies import EventLogDependency, SignsCheckpoints
 from qunping.core.envelope import RecordedEvent, to_cloudevent
 from qunping.core.errors import Refused
 from qunping.core.feed import public_feed
@@ -48,9 +48,12 @@ def receipt_code(event: RecordedEvent) -> str:
     return "-".join(digits[i : i + 4] for i in range(0, 16, 4))
 
 
-class BallotService(HealthEndpoints):
+class BallotService(HealthEndpoints, SignsCheckpoints):
     name = "ballot"
-    store: BallotStore = BallotStoreDependency(payloads, outgoing=sealed)
+    # A meeting's close (or voiding) is signed at once: its ballots are then vouched for.
+    store: BallotStore = BallotStoreDependency(
+        payloads, outgoing=sealed, sign_after={"VotingClosed", "MeetingVoided"}
+    )
 
     # -- campaigns -------------------------------------------------------------------
 
@@ -249,6 +252,8 @@ class BallotService(HealthEndpoints):
         Like paper ballots tipped out of the box, they leave in no order of casting: each is
         its marks and channel only (no position, id, time or chained hash, which would
         order them), sorted by tracking code, which is a hash and so orders them at random.
+        Each ballot is re-hashed first: one edited in the database since it was cast is
+        refused (`Tampered`), so it is never counted.
         """
         meeting = self.store.meeting(load(schemas.MeetingRef(), payload)["meeting_id"])
         if meeting.phase not in (CLOSED, VOID):
@@ -259,7 +264,7 @@ class BallotService(HealthEndpoints):
                 "channel": event.data["channel"],
                 "marks": event.data["marks"],
             }
-            for event in self.store.read_stream(meeting.stream("ballotbox"))
+            for event in self.store.read_stream(meeting.stream("ballotbox"), refuse_altered=True)
         ]
         return {
             "meeting_id": meeting.meeting_id,

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from qunping.core.envelope import NewEvent, RecordedEvent
 from qunping.core.errors import ConcurrencyError, NotFound, Refused
 from qunping.core.eventlog import EventLog, StreamWrite
+from qunping.core.tamper import refuse_if_altered
 from services.ballot.domain import Campaign, Meeting
 from services.ballot.events import upcasters
 
@@ -79,9 +80,17 @@ class BallotStore:
         self._meetings[meeting_id] = fresh
         return fresh
 
-    def read_stream(self, stream: str, after_version: int = 0) -> list[RecordedEvent]:
-        """A stream's events in today's schema versions (older ones upcast, as read)."""
-        return [upcasters.upcast(e) for e in self.log.read_stream(stream, after_version)]
+    def read_stream(
+        self, stream: str, after_version: int = 0, *, refuse_altered: bool = False
+    ) -> list[RecordedEvent]:
+        """A stream's events in today's schema versions (older ones upcast, as read).
+
+        With `refuse_altered`, each is re-hashed as stored (before upcasting) and one whose
+        content no longer matches its hash raises `Tampered`."""
+        events = self.log.read_stream(stream, after_version)
+        if refuse_altered:
+            events = [refuse_if_altered(event) for event in events]
+        return [upcasters.upcast(e) for e in events]
 
     @contextmanager
     def deciding(self, meeting_id: str) -> Iterator[None]:

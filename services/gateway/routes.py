@@ -206,6 +206,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/pledge-export", "pledge", "export", pledge.Export, READERS,
           "The year-end assessment file (年终考核), CSV or XLSX in base64"),
     # -- audit (read-only) -------------------------------------------------------------
+    Route("GET", "/api/keys", "audit", "keys", audit.NoArguments, ANYONE,
+          "The public Ed25519 keys each log's checkpoints are signed with", can_refuse=False),
     Route("POST", "/api/audit/verify", "audit", "verify", audit.NoArguments, READERS,
           "Verify every log's chain against outside anchors"),
     Route("POST", "/api/audit/replay", "audit", "replay", audit.Replay, READERS,

@@ -61,6 +61,14 @@ TEMPLATES: dict[str, EmailTemplate] = {
             "请及时了解情况并跟进。" + FOOTER
         ),
     ),
+    "tamper_detected": EmailTemplate(
+        subject="【群评】篡改警报：{log} 日志第 {position} 条记录",
+        body=(
+            "区委组织部、区纪委：\n\n{detected_by} 发现 {log} 日志第 {position} 条记录"
+            "（{problem}）：{detail}\n\n有关统计已停止，未公布任何结果。"
+            "请立即运行 qunping audit verify 核查，并用外部保存的签名检查点比对。" + FOOTER
+        ),
+    ),
 }
 
 
@@ -82,6 +90,8 @@ class EmailRule:
 EMAIL_RULES: tuple[EmailRule, ...] = (
     EmailRule("meeting_results", "tally.ResultsPublished", "meeting_results", "community_contacts"),
     EmailRule("district_alert", "tally.AlertRaised", "district_alert", "district"),
+    EmailRule("tamper_detected", "tally.TamperDetected", "tamper_detected", "district"),
+    EmailRule("audit_tamper_detected", "notify.TamperDetected", "tamper_detected", "district"),
     EmailRule(
         "pledge_item_overdue", "pledge.ItemOverdue", "pledge_item_overdue", "community_contacts"
     ),

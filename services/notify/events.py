@@ -10,8 +10,10 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from qunping.core.schemas import Pattern, PayloadSchemas, StrictSchema
+from qunping.core.tamper import register_tamper_events
 
-payloads = PayloadSchemas()
+payloads = register_tamper_events(PayloadSchemas())
+"""Also the alert and the signed checkpoints every log that owns facts carries."""
 
 ID = Pattern(r"^[A-Za-z0-9_.:-]{1,64}$", error="must be 1-64 letters, digits, _.:-")
 TOPIC_PATTERN = Pattern(

@@ -12,13 +12,14 @@ from typing import Any, TypeVar, cast
 
 from nameko import rpc as nameko_rpc
 
-from qunping.core.dependencies import EventLogDependency
+from qunping.core.dependencies import EventLogDependency, SignsCheckpoints
 from qunping.core.envelope import NewEvent
 from qunping.core.errors import NotFound, Refused
 from qunping.core.eventlog import ANY_VERSION, NO_STREAM, EventLog
 from qunping.core.feed import public_feed
 from qunping.core.health import HealthEndpoints
 from qunping.core.schemas import load
+from qunping.core.tamper import TamperDetected, TamperDetectedSchema
 from services.notify import schemas
 from services.notify.dependencies import Notifier, NotifierDependency
 from services.notify.events import payloads
@@ -33,7 +34,7 @@ def contacts_stream(community: str) -> str:
     return f"contacts-{hashlib.sha256(community.encode()).hexdigest()[:32]}"
 
 
-class NotifyService(HealthEndpoints):
+class NotifyService(HealthEndpoints, SignsCheckpoints):
     name = "notify"
     log: EventLog = EventLogDependency(payloads)
     notifier: Notifier = NotifierDependency()
@@ -118,6 +119,17 @@ class NotifyService(HealthEndpoints):
     def emails(self, payload: Any) -> list[dict[str, Any]]:
         query = load(schemas.EmailQuery(), payload)
         return self.notifier.outbox.list_emails(query.get("status"), query["limit"])
+
+    # -- alerts ----------------------------------------------------------------------
+
+    @rpc
+    def report_tampering(self, payload: Any) -> None:
+        """Raise the public `TamperDetected` alert for a finding of a reader without a log
+        of its own (the audit's scheduled verification); e-mailed to the district. The same
+        finding reported again (every hour, say) is recorded once."""
+        finding = load(TamperDetectedSchema(), payload)
+        detected_by = finding.pop("detected_by")
+        self.log.append(f"alert-{finding['log']}", [TamperDetected(**finding).alert(detected_by)])
 
     # -- the announcement board ------------------------------------------------------
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from qunping.core.schemas import Pattern, PayloadSchemas, StrictSchema
+from qunping.core.tamper import register_tamper_events
 from services.pledge.domain import SIDES, STATUSES
 
-payloads = PayloadSchemas()
+payloads = register_tamper_events(PayloadSchemas())
+"""Also the alert and the signed checkpoints every log that owns facts carries."""
 
 ID = Pattern(r"^[0-9a-f]{16}$")
 SHORT_TEXT = validate.Length(min=1, max=100)

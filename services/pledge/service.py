@@ -19,6 +19,7 @@ from nameko.events import SERVICE_POOL, event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
+from qunping.core.dependencies import SignsCheckpoints
 from qunping.core.envelope import NewEvent
 from qunping.core.errors import Refused
 from qunping.core.feed import public_feed
@@ -33,7 +34,7 @@ SWEEP_SECONDS = 5
 """How often overdue items and waiting evaluations are looked for."""
 
 
-class PledgeService(HealthEndpoints):
+class PledgeService(HealthEndpoints, SignsCheckpoints):
     name = "pledge"
     pledges: Pledges = PledgeDependency()
 

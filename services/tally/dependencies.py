@@ -17,6 +17,7 @@ from qunping.core.dependencies import EventLogDependency
 from qunping.core.envelope import NewEvent, RecordedEvent, from_cloudevent
 from qunping.core.errors import QunpingError
 from qunping.core.projection import ProjectionRunner
+from qunping.core.tamper import TamperDetected, Tampered
 from services.tally.events import payloads
 from services.tally.projection import TallyProjection
 
@@ -35,7 +36,7 @@ class Tally:
 
 class TallyDependency(EventLogDependency):
     def __init__(self) -> None:
-        super().__init__(payloads)
+        super().__init__(payloads, sign_after={"ResultsPublished"})
 
     def setup(self) -> None:
         super().setup()
@@ -43,7 +44,11 @@ class TallyDependency(EventLogDependency):
         self._proxy_runner: Any = None
         projection = TallyProjection(self._ballots_of, self._publish)
         self.runner = ProjectionRunner(
-            self.database, projection, self._read_ballot_log, source_log=SOURCE
+            self.database,
+            projection,
+            self._read_ballot_log,
+            source_log=SOURCE,
+            on_tamper=self._alert,
         )
 
     def start(self) -> None:
@@ -97,8 +102,17 @@ class TallyDependency(EventLogDependency):
             after = page[-1]["position"]
 
     def _ballots_of(self, meeting_id: str) -> list[list[dict[str, str]]]:
-        reply = self._call_ballot("meeting_ballots", {"meeting_id": meeting_id})
+        try:
+            reply = self._call_ballot("meeting_ballots", {"meeting_id": meeting_id})
+        except Tampered as refused:  # the ballot service re-hashed a ballot and it failed
+            raise refused.found from None
         return [ballot["marks"] for ballot in reply["ballots"]]
+
+    def _alert(self, found: TamperDetected) -> None:
+        """The public alert (notify mails it to the district); idempotent by its id."""
+        self.log.append(
+            f"alert-{found.log}", [found.alert(detected_by=self.container.service_name)]
+        )
 
     def _publish(self, stream: str, event: NewEvent) -> None:
         self.log.append(stream, [event])

@@ -8,9 +8,11 @@ from typing import Any
 from marshmallow import fields
 
 from qunping.core.schemas import PayloadSchemas, StrictSchema
+from qunping.core.tamper import register_tamper_events
 from qunping.core.upcasting import Upcasters
 
-payloads = PayloadSchemas()
+payloads = register_tamper_events(PayloadSchemas())
+"""Also the alert and the signed checkpoints every log that owns facts carries."""
 upcasters = Upcasters()
 """How tally events recorded in an older schema version are read today."""
 

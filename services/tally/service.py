@@ -9,6 +9,7 @@ from nameko.events import SERVICE_POOL, event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
+from qunping.core.dependencies import SignsCheckpoints
 from qunping.core.envelope import from_cloudevent
 from qunping.core.errors import NotFound
 from qunping.core.feed import public_feed
@@ -32,7 +33,7 @@ def without_id(document: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in document.items() if key != "_id"}
 
 
-class TallyService(HealthEndpoints):
+class TallyService(HealthEndpoints, SignsCheckpoints):
     name = "tally"
     tally: Tally = TallyDependency()
 

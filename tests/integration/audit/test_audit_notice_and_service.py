@@ -115,3 +115,13 @@ def test_bad_input_is_refused_with_each_fields_message(
         getattr(audit, method)(payload)
 
     assert field in refused.value.messages
+
+
+def test_the_keys_each_log_signs_with_are_published(audit: Any, sources: Sources) -> None:
+    keys = audit.keys({})["logs"]
+
+    [ballot_key] = keys["ballot"]
+    assert ballot_key["endorsed_by"] is None and len(ballot_key["public_key"]) == 64
+    assert keys["tally"] and keys["tally"][0]["key_id"] == ballot_key["key_id"], "one key"
+    signed = [e for e in sources.log("ballot").read_all() if e.type == "CheckpointSigned"]
+    assert signed and all(e.data["key_id"] == ballot_key["key_id"] for e in signed)

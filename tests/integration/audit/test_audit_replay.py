@@ -53,7 +53,7 @@ def test_replay_as_of_a_past_position_reproduces_what_was_published_then(
     published_then = [
         e
         for e in sources.log("tally").read_all()
-        if e.data["source_position"] <= recorded.first_closed_at
+        if e.data.get("source_position", recorded.first_closed_at + 1) <= recorded.first_closed_at
     ]
     assert [e.type for e in published_then] == ["ResultsPublished"]
     assert report.compared == 1
@@ -125,3 +125,18 @@ def test_the_cli_replays_as_of_a_time_and_refuses_one_without_a_zone(
     assert result.exit_code == 0, result.output
     assert "compared 1: match" in result.output
     assert naive.exit_code == 2 and "give the time zone" in naive.output
+
+
+def test_a_ballot_edited_in_place_stops_the_replay_and_is_named(sources: Sources) -> None:
+    ballot = next(e for e in sources.log("ballot").read_all() if e.type == "BallotCast")
+    sources.log("ballot").collection.update_one(
+        {"_id": ballot.position}, {"$set": {"events.0.data.marks.0.value": "基本满意"}}
+    )
+
+    report = replay(sources)
+
+    assert not report.ok
+    assert report.differences[0].startswith(
+        f"the replay stopped at log 'ballot' position {ballot.position}: altered"
+    )
+    assert report.replayed == ballot.position - 1

@@ -191,3 +191,50 @@ def test_a_stuck_projection_reports_its_lag_behind_the_newest_source_event_seen(
         "qunping_projection_lag_events": 0,
     }
     assert {r.labels["source_log"] for r in runner.readings()} == {"ballot"}
+
+
+def edit_in_place(log: MongoEventLog, position: int, meeting: str) -> None:
+    """What an insider with write access does: change a stored event, keep its hash."""
+    log.collection.update_one({"_id": position}, {"$set": {"events.0.data.meeting": meeting}})
+
+
+def test_an_event_edited_in_place_stops_the_projection_before_it(
+    database: Database[dict[str, Any]], log: MongoEventLog
+) -> None:
+    [target] = [e for e in log.read_all() if e.stream == "token-15"]
+    edit_in_place(log, target.position, "m9")
+    found: list[Any] = []
+    runner = ProjectionRunner(
+        database,
+        TurnoutProjection(),
+        log.read_all,
+        source_log="ballot",
+        batch_size=7,
+        on_tamper=found.append,
+    )
+
+    runner.catch_up()
+
+    assert runner.checkpoint().position == target.position - 1, "what preceded it is applied"
+    assert [(f.position, f.problem) for f in found] == [(target.position, "altered")]
+    assert "m9" not in {board["_id"] for board in boards(database)}
+    assert all(target.position not in board["positions"] for board in boards(database))
+
+
+def test_a_stopped_projection_stays_stopped_across_restarts_until_rebuilt(
+    database: Database[dict[str, Any]], log: MongoEventLog
+) -> None:
+    [target] = [e for e in log.read_all() if e.stream == "token-15"]
+    edit_in_place(log, target.position, "m9")
+    runner_for(database, log).catch_up()
+    restarted = runner_for(database, log)
+
+    assert restarted.catch_up() == 0
+    assert [restarted.deliver(event) for event in log.read_all()] == [0] * len(list(log.read_all()))
+    halted = restarted.halted()
+    assert halted is not None and halted.position == target.position
+
+    edit_in_place(log, target.position, target.data["meeting"])  # the log is restored
+    restarted.rebuild()
+
+    assert restarted.halted() is None and restarted.checkpoint() == log.head()

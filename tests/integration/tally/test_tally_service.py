@@ -172,6 +172,37 @@ def test_duplicated_and_reordered_deliveries_change_nothing(cluster: Cluster) ->
     assert cluster.read_models() == before
 
 
+def test_a_ballot_edited_in_place_while_open_is_refused_at_the_close_and_alerted(
+    cluster: Cluster, nameko_config: dict[str, Any]
+) -> None:
+    _, meeting_id, tokens = small_meeting(cluster)
+    for token, value in zip(tokens[:3], ["不满意", "满意", "满意"], strict=True):
+        marks = [{"subject": "committee-1", "dimension": "社区服务", "value": value}]
+        cluster.ballot.cast_ballot({"meeting_id": meeting_id, "token": token, "marks": marks})
+    ballot_db = cluster.dependency.client[f"{nameko_config['QUNPING_DB_PREFIX']}ballot"]
+    edited = ballot_db["events"].update_one(
+        {"events.type": "BallotCast", "events.data.marks.value": "不满意"},
+        {"$set": {"events.$[ballot].data.marks.0.value": "满意"}},
+        array_filters=[{"ballot.type": "BallotCast", "ballot.data.marks.value": "不满意"}],
+    )
+    assert edited.modified_count == 1
+
+    cluster.ballot.close_voting({"meeting_id": meeting_id})
+
+    def alerts() -> list[Any]:
+        feed = cluster.tally.public_feed({"after": 0, "limit": 500})["events"]
+        return [e for e in feed if e["type"] == "qunping.tally.TamperDetected"]
+
+    cluster.settled(lambda: bool(alerts()))
+    [alert] = alerts()
+    assert alert["data"]["log"] == "ballot" and alert["data"]["problem"] == "altered"
+    assert alert["data"]["detected_by"] == "tally"
+    with pytest.raises(NotFound):
+        cluster.tally.results({"meeting_id": meeting_id})
+    assert not [e for e in cluster.dependency.log.read_all() if e.type == "ResultsPublished"]
+    assert cluster.dependency.runner.halted() is not None
+
+
 def test_a_meeting_under_the_alert_threshold_raises_a_district_alert(cluster: Cluster) -> None:
     _, meeting_id, tokens = small_meeting(cluster)
     for token, value in zip(tokens[:4], ["不满意", "不满意", "满意", "不满意"], strict=True):

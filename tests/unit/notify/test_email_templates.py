@@ -23,6 +23,11 @@ def test_every_template_renders_with_the_fields_it_names() -> None:
         "details": "满意率 60%",
         "meeting_id": "3f2a9c4100000000",
         "policy_hash": "ab" * 32,
+        "log": "ballot",
+        "position": 55,
+        "problem": "altered",
+        "detail": "content no longer matches the event's hash",
+        "detected_by": "tally",
     }
 
     rendered = {name: template.render(fields) for name, template in TEMPLATES.items()}
@@ -42,5 +47,7 @@ def test_rules_pick_the_template_by_event_and_payload() -> None:
     assert chosen("notify.AnnouncementPublished", {"kind": "notice"}) == []
     assert chosen("tally.ResultsPublished", {"community": "c1"}) == ["meeting_results"]
     assert chosen("tally.AlertRaised", {"community": "c1"}) == ["district_alert"]
+    assert chosen("tally.TamperDetected", {"log": "ballot"}) == ["tamper_detected"]
+    assert chosen("notify.TamperDetected", {"log": "ballot"}) == ["tamper_detected"]
     assert chosen("ballot.AnnouncementPublished", results) == []
     assert all(rule.template in TEMPLATES for rule in EMAIL_RULES)

@@ -109,7 +109,13 @@ ROLES: tuple[Role, ...] = (
         handlers=(Handler("tally", "ResultsPublished", "on_results_published"),),
     ),
     Role("notify", serves_rpc=True, publishes_log=True, public_queues=("notify.public",)),
-    Role("audit", serves_rpc=True),
+    Role(
+        "audit",
+        serves_rpc=True,
+        in_service_caller=True,
+        calls={"notify": ("report_tampering",)},
+        handlers=(Handler("ballot", "VotingClosed", "verify_at_close"),),
+    ),
     Role(
         "gateway",
         in_service_caller=True,

@@ -25,6 +25,7 @@ from qunping.core.metrics import service_metrics
 from qunping.core.mongo_eventlog import MongoEventLog
 from qunping.core.relay import OutboxRelay, Outgoing
 from qunping.core.schemas import PayloadSchemas, StrictSchema, load
+from qunping.core.tamper import ALERT as TAMPER_ALERT
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,8 @@ class EventLogDependency(DependencyProvider):  # type: ignore[misc]
         self._stop, self._wake = threading.Event(), threading.Event()
         self.metrics = service_metrics(self.container)
         self._appended_count = self.metrics.events_appended.labels(name)
+        # Exported from the start at 0, so that the alert's `increase()` sees the first.
+        self._tamper_alerts = self.metrics.tamper_alerts.labels(name)
         self.log.add_append_listener(self._appended)
 
     def start(self) -> None:
@@ -113,6 +116,7 @@ class EventLogDependency(DependencyProvider):  # type: ignore[misc]
 
     def _appended(self, events: Sequence[RecordedEvent]) -> None:
         self._appended_count.inc(len(events))
+        self._tamper_alerts.inc(sum(event.type == TAMPER_ALERT for event in events))
         self._wake.set()
         if any(event.type in self.sign_after for event in events):
             self._sign()

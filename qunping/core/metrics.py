@@ -115,6 +115,11 @@ class ServiceMetrics:
         self.events_appended = self.counter(
             "qunping_events_appended", "Events appended to an event log, by log", ["log"]
         )
+        self.tamper_alerts = self.counter(
+            "qunping_tamper_alerts",
+            "Public TamperDetected alerts recorded in a log, by the log recording them",
+            ["log"],
+        )
 
     def counter(self, name: str, documentation: str, labels: Sequence[str]) -> Counter:
         """The counter `name` of this registry, created on first use."""

@@ -48,7 +48,12 @@ class NotifierDependency(DependencyProvider):  # type: ignore[misc]
         self.view = NotifyView(log)
         self.metrics = service_metrics(self.container)
         self.dispatcher = Dispatcher(
-            self.outbox, self.view, self.settings, self._spawn, self.metrics, self.resolve
+            self.outbox,
+            self.view,
+            self.settings,
+            self._spawn,
+            metrics=self.metrics,
+            resolve=self.resolve,
         )
         self.intake = PublicEventIntake(config["AMQP_URI"], self.outbox, self.view, self.settings)
         self._stop = threading.Event()

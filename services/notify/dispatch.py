@@ -147,6 +147,7 @@ class Dispatcher:
         view: NotifyView,
         settings: NotifySettings,
         spawn: Spawn,
+        *,
         metrics: ServiceMetrics | None = None,
         resolve: Resolver = system_resolver,
     ) -> None:

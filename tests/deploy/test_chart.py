@@ -249,6 +249,14 @@ def test_keda_scales_notify_on_its_intake_queue_and_outbox_as_a_broker_user_of_i
     assert {ref["name"] for ref in authentication["spec"]["secretTargetRef"]} == {
         "qunping-keda-user-credentials"
     }, "never the broker's default (administrator) user"
+    keda_users = [u for u in by_kind(rendered, "User") if u["metadata"]["name"] == "qunping-keda"]
+    [permission] = [
+        p for p in by_kind(rendered, "Permission") if p["metadata"]["name"] == "qunping-keda"
+    ]
+    assert len(keda_users) == 1, "the chart makes KEDA's user; the operator writes its Secret"
+    assert permission["spec"]["permissions"] == {"configure": "^$", "write": "^$", "read": "^$"}
+    assert not [t for t in by_kind(rendered, "TopicPermission") if "keda" in t["metadata"]["name"]]
+    assert "qunping-keda" not in {u["metadata"]["name"] for u in by_kind(render({}), "User")}
     without_prometheus = render({"keda": {"enabled": True, "prometheusAddress": ""}})
     [scaled] = by_kind(without_prometheus, "ScaledObject")
     assert [trigger["type"] for trigger in scaled["spec"]["triggers"]] == ["rabbitmq"]
@@ -423,6 +431,7 @@ def test_every_alert_links_its_runbook_which_says_what_it_means_what_to_check_an
         "QunpingDeadLetters",
         "QunpingPodRestarting",
         "QunpingNotReady",
+        "QunpingTamperDetected",
     ]
     for rule in rules:
         url = rule["annotations"]["runbook_url"]
@@ -443,6 +452,7 @@ def test_the_alerts_read_qunpings_own_metrics_and_kube_state_metrics_only(
         "qunping_projection_lag_events",
         "qunping_webhook_attempts_total",
         "qunping_email_attempts_total",
+        "qunping_tamper_alerts_total",
         *KUBE_STATE_METRICS,
     }
     assert metric_names('sum by (log) (rate(a_total{x="y"}[5m])) > on(log) b or c') == {
@@ -453,7 +463,7 @@ def test_the_alerts_read_qunpings_own_metrics_and_kube_state_metrics_only(
 
 
 def test_a_sites_own_rules_join_the_group_and_are_validated_with_it() -> None:
-    extra = {"alert": "QunpingTamperDetected", "expr": "qunping_tamper_detected > 0"}
+    extra = {"alert": "SiteBackupMissing", "expr": "site_backup_age_seconds > 86400"}
     values = {"metrics": {"prometheusRule": {"enabled": True, "extraRules": [extra]}}}
     [rule] = by_kind(render(values), "PrometheusRule")
 

@@ -11,6 +11,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from qunping.core.envelope import from_cloudevent
 from qunping.core.errors import NotFound
+from qunping.core.metrics import service_metrics
 from qunping.sample import COMMUNITIES, load_sample
 from services.ballot.service import BallotService
 from services.tally.dependencies import TallyDependency
@@ -197,6 +198,8 @@ def test_a_ballot_edited_in_place_while_open_is_refused_at_the_close_and_alerted
     [alert] = alerts()
     assert alert["data"]["log"] == "ballot" and alert["data"]["problem"] == "altered"
     assert alert["data"]["detected_by"] == "tally"
+    registry = service_metrics(cluster.dependency.container).registry
+    assert registry.get_sample_value("qunping_tamper_alerts_total", {"log": "tally"}) == 1
     with pytest.raises(NotFound):
         cluster.tally.results({"meeting_id": meeting_id})
     assert not [e for e in cluster.dependency.log.read_all() if e.type == "ResultsPublished"]

@@ -128,7 +128,6 @@ ROLES: tuple[Role, ...] = (
     ),
 )
 ROLE_BY_NAME = {role.name: role for role in ROLES}
-SERVICES = tuple(role.name for role in ROLES if role.runs_service)
 
 
 @dataclass(frozen=True)

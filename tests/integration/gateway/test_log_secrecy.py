@@ -90,7 +90,6 @@ def test_no_log_line_of_a_cast_holds_token_receipt_mark_address_or_user_agent(
     assert status == 200
 
     lines = log_lines.lines[cast_path_starts:]
-    assert len(lines) > 10
     secrets = {
         "token": tokens[0],
         "receipt": receipt,

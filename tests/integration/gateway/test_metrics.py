@@ -4,14 +4,14 @@ should, and no label carries an id, token, receipt, name or address."""
 
 from __future__ import annotations
 
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from qunping import infra
 from services.gateway.auth import DISTRICT_ADMIN
 from services.gateway.routes import ROUTES
 from tests.deploy.manifests import KUBE_STATE_METRICS, MONITORING, alert_rules, metric_names, render
@@ -97,11 +97,21 @@ def projected_to(position: float) -> Callable[[Scrape], bool]:
     return check
 
 
-def test_metrics_move_with_a_cast_a_close_and_a_dead_lettered_webhook(stack: Stack) -> None:
+@pytest.fixture
+def refusing() -> Iterator[str]:
+    """A URL whose port is bound and never listened on: it refuses every connection, and no
+    other process can start answering there meanwhile (as on a port merely found free)."""
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{bound.getsockname()[1]}/hook"
+
+
+def test_metrics_move_with_a_cast_a_close_and_a_dead_lettered_webhook(
+    stack: Stack, refusing: str
+) -> None:
     admin = stack.account("admin", DISTRICT_ADMIN)
     meeting_id, tokens = open_meeting(stack, admin)
     path = f"/api/meetings/{meeting_id}"
-    refusing = f"http://127.0.0.1:{infra.free_port()}/hook"
     subscribed = call(stack, "POST", "/api/webhooks", admin, json={
         "url": refusing, "event_types": ["ballot.VotingClosed"], "secret": "s" * 16,
     })  # fmt: skip

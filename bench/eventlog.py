@@ -171,8 +171,10 @@ def main() -> None:
         f"batched append ({BATCH} events per append)", "events/s", "insert_many", [], [], 0.5
     )
     read_all = Comparison("read all, in position order", "events/s", "find", [], [], 0.5)
+    # No target: signing every append is the bound, not a way qunping runs (it signs at a
+    # meeting's close and hourly, the line below).
     signing = Comparison(
-        "append + signed checkpoint, every append", "appends/s", "log.append", [], [], 0.25
+        "append + signed checkpoint, every append", "appends/s", "log.append", [], []
     )
     per_meeting = Comparison(
         "appends, signed once per 100 (a meeting)", "appends/s", "log.append", [], [], 0.9

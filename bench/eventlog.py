@@ -104,6 +104,7 @@ def measure_tamper_evidence(
     n: int,
     *,
     signing: Comparison,
+    per_meeting: Comparison,
     rehash: Comparison,
     signature: Comparison,
 ) -> None:
@@ -121,11 +122,16 @@ def measure_tamper_evidence(
             signed.append(f"meeting-{k}", [NewEvent("BallotCast", PAYLOAD)])
             checkpointer.sign()
 
-    baseline_rate, candidate_rate = interleaved(
-        max(1, n // chunk // 2), chunk, plain_appends, signed_appends
-    )
-    signing.baseline_rates.append(baseline_rate)
-    signing.candidate_rates.append(candidate_rate)
+    def signed_once(k: int) -> None:
+        for _ in range(chunk):
+            signed.append(f"meeting-{k}", [NewEvent("BallotCast", PAYLOAD)])
+        checkpointer.sign()
+
+    chunks = max(1, n // chunk // 2)
+    for comparison, candidate in ((signing, signed_appends), (per_meeting, signed_once)):
+        baseline_rate, candidate_rate = interleaved(chunks, chunk, plain_appends, candidate)
+        comparison.baseline_rates.append(baseline_rate)
+        comparison.candidate_rates.append(candidate_rate)
 
     def read(_: int) -> None:
         for _event in plain.read_all(batch_size=1000):
@@ -165,8 +171,13 @@ def main() -> None:
         f"batched append ({BATCH} events per append)", "events/s", "insert_many", [], [], 0.5
     )
     read_all = Comparison("read all, in position order", "events/s", "find", [], [], 0.5)
+    # No target: signing every append is the bound, not a way qunping runs (it signs at a
+    # meeting's close and hourly, the line below).
     signing = Comparison(
-        "append + signed checkpoint, every append", "appends/s", "log.append", [], [], 0.25
+        "append + signed checkpoint, every append", "appends/s", "log.append", [], []
+    )
+    per_meeting = Comparison(
+        "appends, signed once per 100 (a meeting)", "appends/s", "log.append", [], [], 0.9
     )
     rehash = Comparison("read all + re-hash each event", "events/s", "log.read_all", [], [], 0.5)
     signature = Comparison("Ed25519 signature", "per s", "event hash (SHA-256)", [], [])
@@ -177,14 +188,19 @@ def main() -> None:
             client.drop_database(f"bench_{round_}")
             databases = client[f"bench_t{round_}"], client[f"bench_s{round_}"]
             measure_tamper_evidence(
-                *databases, args.events, signing=signing, rehash=rehash, signature=signature
+                *databases,
+                args.events,
+                signing=signing,
+                per_meeting=per_meeting,
+                rehash=rehash,
+                signature=signature,
             )
             for database in databases:
                 client.drop_database(database.name)
         client.close()
     report(
         "Event log vs raw pymongo, same server, same run",
-        [single, batched, read_all, signing, rehash, signature],
+        [single, batched, read_all, signing, per_meeting, rehash, signature],
         "bench-eventlog.json",
     )
 

@@ -246,6 +246,8 @@ class Checkpointer:
         self.log = event_log
         self.key = key
         self._announced = False
+        self._signed: LogHead | None = None
+        """The head as this process's last checkpoint left it: signing it again adds nothing."""
         self._lock = threading.Lock()
 
     @property
@@ -256,15 +258,18 @@ class Checkpointer:
         """Sign the head, unless the head already is a checkpoint (nothing new to vouch for)."""
         with self._lock:
             head = self.log.head()
-            if head.position == 0:
+            if head.position == 0 or head == self._signed:
                 return None
-            [last] = self.log.read_batch(head.position - 1, 1)
-            if last.type == CHECKPOINT:
-                return None
+            if self._signed is None:  # first call of this process: was the head signed before?
+                [last] = self.log.read_batch(head.position - 1, 1)
+                if last.type == CHECKPOINT:
+                    self._signed = head
+                    return None
             if not self._announced:
                 head = self._announce() or head
             checkpoint = sign_head(self.key, self.log.name, head, format_time(utc_now()))
             [recorded] = self.log.append(self.stream, [NewEvent(CHECKPOINT, checkpoint.as_data())])
+            self._signed = LogHead(recorded.position, recorded.hash)
             return recorded
 
     def latest(self) -> RecordedEvent | None:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from qunping.core.envelope import NewEvent, RecordedEvent
 from qunping.core.errors import ConcurrencyError, NotFound, Refused
 from qunping.core.eventlog import EventLog, StreamWrite
-from services.ballot.domain import Campaign, Meeting
+from services.ballot.domain import VOID, Campaign, Meeting
 from services.ballot.events import upcasters
 
 T = TypeVar("T")
@@ -41,6 +41,8 @@ class BallotStore:
         self._guard = threading.Lock()
         self._directory = Directory()
         self._directory_lock = threading.Lock()
+        self.scheduling = threading.Lock()
+        """Held from looking for a live meeting to scheduling one, in this process."""
 
     def directory(self) -> Directory:
         """Kept up by reading only what the log gained since the last call (every process
@@ -79,6 +81,17 @@ class BallotStore:
         self._meetings[meeting_id] = fresh
         return fresh
 
+    def live_meeting(
+        self, campaign_id: str, community: str, pledge_id: str | None
+    ) -> Meeting | None:
+        """The campaign's meeting of this community (and pledge letter) that is not void."""
+        for meeting_id in self.directory().meetings.get(campaign_id, []):
+            meeting = self.meeting(meeting_id)
+            same = (meeting.community, meeting.pledge_id) == (community, pledge_id)
+            if same and meeting.phase != VOID:
+                return meeting
+        return None
+
     def read_stream(self, stream: str, after_version: int = 0) -> list[RecordedEvent]:
         """A stream's events in today's schema versions (older ones upcast, as read)."""
         return [upcasters.upcast(e) for e in self.log.read_stream(stream, after_version)]
@@ -100,20 +113,26 @@ class BallotStore:
             stream,
             events,
             meeting.versions.get(stream, 0),
-            unchanged={
-                meeting.stream(other): meeting.versions.get(meeting.stream(other), 0)
-                for other in also
-            },
+            unchanged=self._versions_of(meeting, also),
         )
         meeting.apply_all(recorded)
         return recorded
+
+    @staticmethod
+    def _versions_of(meeting: Meeting, categories: Sequence[str]) -> dict[str, int]:
+        return {
+            meeting.stream(other): meeting.versions.get(meeting.stream(other), 0)
+            for other in categories
+        }
 
     def write_for(self, meeting: Meeting, category: str, events: Sequence[NewEvent]) -> StreamWrite:
         stream = meeting.stream(category)
         return StreamWrite(stream, events, meeting.versions.get(stream, 0))
 
-    def append_writes(self, meeting: Meeting, writes: Sequence[StreamWrite]) -> list[RecordedEvent]:
-        recorded = self.log.append_batch(writes)
+    def append_writes(
+        self, meeting: Meeting, writes: Sequence[StreamWrite], *also: str
+    ) -> list[RecordedEvent]:
+        recorded = self.log.append_batch(writes, unchanged=self._versions_of(meeting, also))
         meeting.apply_all(recorded)
         return recorded
 

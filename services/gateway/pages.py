@@ -30,7 +30,7 @@ from qunping.core.errors import InvalidInput, NotFound, QunpingError
 from services.ballot.domain import CATEGORIES
 from services.ballot.policy import DEFAULT_POLICY
 from services.gateway.api import SESSION_COOKIE, Api, RpcCall
-from services.gateway.auth import AUDITOR, DISTRICT_ADMIN, ORGANISER, Principal
+from services.gateway.auth import AUDITOR, DISTRICT_ADMIN, ORGANISER, SCRUTINEER, Principal
 from services.gateway.catalogue import CATALOGUE, LANGUAGES, ZH, explain
 from services.gateway.policy_form import editor_rows, field_errors, number, policy_from_form
 from services.gateway.qr import qr_svg
@@ -333,7 +333,7 @@ def editor(
 
 
 def meeting_desk(page: Page) -> Response:
-    principal = page.staff(DISTRICT_ADMIN, ORGANISER)
+    principal = page.staff(DISTRICT_ADMIN, ORGANISER, SCRUTINEER)
     if principal is None:
         return page.to_login()
     meeting = page.call("ballot", "meeting_detail", {"meeting_id": arg(page, "meeting_id")})
@@ -354,7 +354,11 @@ def slips(page: Page) -> Response:
     if not principal.may_act_for(meeting["community"]):
         return page.render("error.html", 403, message="403")
     count = page.request.form.get("count", "")
-    payload = {"meeting_id": meeting_id, "count": int(count) if count.isdigit() else count}
+    payload = {
+        "meeting_id": meeting_id,
+        "count": int(count) if count.isdigit() else count,
+        "actor": principal.actor,
+    }
     tokens = page.call("ballot", "issue_tokens", payload)["tokens"]
     base = page.pages.api.settings.public_url or page.request.host_url.rstrip("/")
     cards = [

@@ -126,7 +126,7 @@ class NotifyService(HealthEndpoints):
         command.setdefault("announcement_id", uuid.uuid4().hex)
         [event] = self.log.append(
             f"announcement-{command['announcement_id']}",
-            [NewEvent("AnnouncementPublished", command)],
+            [NewEvent("AnnouncementPublished", command, schema_version=2)],
             NO_STREAM,
         )
         return {"announcement_id": command["announcement_id"], "position": event.position}
@@ -141,7 +141,7 @@ class NotifyService(HealthEndpoints):
             raise Refused(f"announcement {command['announcement_id']} is already withdrawn")
         self.log.append(
             f"announcement-{command['announcement_id']}",
-            [NewEvent("AnnouncementWithdrawn", command)],
+            [NewEvent("AnnouncementWithdrawn", command, schema_version=2)],
             1,
         )
 

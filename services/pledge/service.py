@@ -194,6 +194,8 @@ class PledgeService(HealthEndpoints):
                     "expected_participants": command["expected_participants"],
                     "subjects": evaluation.subjects(pledge.community, pledge.unit),
                     "rerun_of": rerun_of,
+                    "pledge_id": pledge.pledge_id,
+                    "actor": command["actor"],
                 }
             )
             book.decide(

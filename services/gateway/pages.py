@@ -39,7 +39,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 LANG_COOKIE = "qp_lang"
 ROLE_HOMES = {"district_admin": "/desk", "organiser": "/desk", "assessor": "/district",
-              "auditor": "/audit"}  # fmt: skip
+              "auditor": "/audit", "scrutineer": "/desk"}  # fmt: skip
 SECURITY_HEADERS = {
     # Every asset is the gateway's own: no CDN, no inline script.
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
@@ -249,7 +249,7 @@ def notice(page: Page) -> Response:
 
 def desk(page: Page) -> Response:
     """The campaigns, each leading to its own page; district admins start new ones here."""
-    principal = page.staff(DISTRICT_ADMIN, ORGANISER)
+    principal = page.staff(DISTRICT_ADMIN, ORGANISER, SCRUTINEER)
     if principal is None:
         return page.to_login()
     campaigns = page.call("ballot", "list_campaigns", {})["campaigns"]
@@ -271,7 +271,7 @@ def meetings_of(page: Page, principal: Principal, campaign_id: str) -> list[dict
 def campaign_page(page: Page) -> Response:
     """One campaign: its meetings with phase and turnout, scheduling one with subjects
     picked by the policy's labels, superior assessments, grades, and the policy in words."""
-    principal = page.staff(DISTRICT_ADMIN, ORGANISER)
+    principal = page.staff(DISTRICT_ADMIN, ORGANISER, SCRUTINEER)
     if principal is None:
         return page.to_login()
     campaign_id = arg(page, "campaign_id")

@@ -79,6 +79,15 @@ def small_meeting(
     return campaign_id, meeting_id, tokens
 
 
+def satisfied_three(cluster: Cluster) -> tuple[str, str]:
+    """A small meeting, open, where three representatives were satisfied with 社区服务."""
+    campaign_id, meeting_id, tokens = small_meeting(cluster)
+    marks = [{"subject": "committee-1", "dimension": "社区服务", "value": "满意"}]
+    for token in tokens[:3]:
+        cluster.ballot.cast_ballot({"meeting_id": meeting_id, "token": token, "marks": marks})
+    return campaign_id, meeting_id
+
+
 def test_the_sample_district_reproduces_the_reported_figures_from_raw_ballots(
     cluster: Cluster,
 ) -> None:
@@ -115,10 +124,7 @@ def test_the_sample_district_reproduces_the_reported_figures_from_raw_ballots(
 def test_while_open_the_board_shows_turnout_only_and_results_exist_from_the_close(
     cluster: Cluster,
 ) -> None:
-    campaign_id, meeting_id, tokens = small_meeting(cluster)
-    marks = [{"subject": "committee-1", "dimension": "社区服务", "value": "满意"}]
-    for token in tokens[:3]:
-        cluster.ballot.cast_ballot({"meeting_id": meeting_id, "token": token, "marks": marks})
+    campaign_id, meeting_id = satisfied_three(cluster)
 
     cluster.settled(lambda: cluster.tally.board({"meeting_id": meeting_id})["returned"] == 3)
     board = cluster.tally.board({"meeting_id": meeting_id})
@@ -157,10 +163,7 @@ def test_while_open_the_board_shows_turnout_only_and_results_exist_from_the_clos
 def test_a_voided_meetings_results_leave_the_grade_and_the_summary_which_says_so(
     cluster: Cluster,
 ) -> None:
-    campaign_id, meeting_id, tokens = small_meeting(cluster)
-    marks = [{"subject": "committee-1", "dimension": "社区服务", "value": "满意"}]
-    for token in tokens[:3]:
-        cluster.ballot.cast_ballot({"meeting_id": meeting_id, "token": token, "marks": marks})
+    campaign_id, meeting_id = satisfied_three(cluster)
     cluster.ballot.close_voting({"meeting_id": meeting_id})
     cluster.ballot.record_assessment(
         {"campaign_id": campaign_id, "community": "光明社区", "score": 70,

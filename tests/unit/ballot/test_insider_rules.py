@@ -110,10 +110,7 @@ def test_a_close_with_more_ballots_issued_than_people_checked_in_voids_the_meeti
 
 def test_a_close_within_the_counts_is_reconciled() -> None:
     scene = Scene()
-    scene.check_in(50)
-    [token] = scene.tokens(1)
-    scene.open()
-    scene.do("ballotbox", lambda m: m.cast(token, committee("满意")))
+    scene.voting("满意")
 
     scene.close()
 
@@ -302,10 +299,7 @@ def test_an_assessment_replaced_before_the_results_is_no_correction() -> None:
 
 def test_every_staff_event_records_its_account_and_no_ballot_names_anyone() -> None:
     scene = Scene()
-    scene.check_in(50)
-    [token] = scene.tokens(1)
-    scene.open()
-    scene.do("ballotbox", lambda m: m.cast(token, committee("满意")))
+    scene.voting("满意")
     scene.close()
 
     events = list(scene.log.read_all())

@@ -69,6 +69,14 @@ class Scene:
         self.do("tokens", lambda m: event, "roster")
         return tokens
 
+    def voting(self, *values: str) -> None:
+        """Quorum checked in, voting opened, one ballot cast per value (on the committee)."""
+        self.check_in(50)
+        tokens = self.tokens(len(values))
+        self.open()
+        for token, value in zip(tokens, values, strict=True):
+            self.do("ballotbox", lambda m, t=token, v=value: m.cast(t, committee(v)))
+
     def slips(self, count: int) -> None:
         self.do("tokens", lambda m: m.issue_paper_slips(count, ORGANISER_ACTOR), "roster")
 

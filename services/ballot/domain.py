@@ -185,6 +185,21 @@ def schedule_meeting(
     )
 
 
+def seat_stream(campaign_id: str, community: str, pledge_id: str | None) -> str:
+    """The stream that takes, one after another, the meetings of one community (and pledge
+    letter) in a campaign: appending at its version orders schedulings across processes."""
+    key = hashlib.sha256(f"{campaign_id}\n{community}\n{pledge_id or ''}".encode()).hexdigest()
+    return f"seat-{key[:32]}"
+
+
+def seat_taken(scheduled: NewEvent) -> NewEvent:
+    """The scheduled meeting takes its community's seat in the campaign."""
+    return NewEvent(
+        "MeetingSeatTaken",
+        {key: scheduled.data[key] for key in ("meeting_id", "campaign_id")},
+    )
+
+
 @dataclass(frozen=True)
 class Keying:
     """One clerk's keying of a paper slip."""

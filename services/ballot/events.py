@@ -104,6 +104,16 @@ class MeetingScheduled(MeetingScheduledV1):
     actor = recorded_actor_field()
 
 
+@payloads.register("MeetingSeatTaken")
+class MeetingSeatTaken(StrictSchema):
+    """A meeting scheduled takes its community's (and letter's) seat in the campaign, in
+    stream `seat-{hash of campaign, community, letter}`: two schedulings at once, in any
+    processes, cannot both take it at the same version."""
+
+    meeting_id = identifier()
+    campaign_id = identifier()
+
+
 @payloads.register("WorkReportRecorded", public=True)
 class WorkReportRecordedV1(StrictSchema):
     meeting_id = identifier()

@@ -108,14 +108,14 @@ class BallotService(HealthEndpoints):
         campaign = self.store.campaign(command["campaign_id"])
         rerun_of = self.store.meeting(command["rerun_of"]) if command["rerun_of"] else None
         details = {**command, "starts_at": command["starts_at"].isoformat()}
-        with self.store.scheduling:
-            live = self.store.live_meeting(
-                campaign.campaign_id, command["community"], command["pledge_id"]
-            )
-            event = domain.schedule_meeting(
+        event = self.store.schedule(
+            campaign.campaign_id,
+            command["community"],
+            command["pledge_id"],
+            lambda live: domain.schedule_meeting(
                 campaign, details, command["subjects"], rerun_of, live=live, actor=command["actor"]
-            )
-            self.store.log.append(f"meeting-{event.data['meeting_id']}", [event], 0)
+            ),
+        )
         return {"meeting_id": event.data["meeting_id"], "subjects": event.data["subjects"]}
 
     @rpc

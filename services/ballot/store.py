@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from qunping.core.envelope import NewEvent, RecordedEvent
 from qunping.core.errors import ConcurrencyError, NotFound, Refused
 from qunping.core.eventlog import EventLog, StreamWrite
-from services.ballot.domain import VOID, Campaign, Meeting
+from services.ballot.domain import VOID, Campaign, Meeting, seat_stream, seat_taken
 from services.ballot.events import upcasters
 
 T = TypeVar("T")
@@ -42,7 +42,8 @@ class BallotStore:
         self._directory = Directory()
         self._directory_lock = threading.Lock()
         self.scheduling = threading.Lock()
-        """Held from looking for a live meeting to scheduling one, in this process."""
+        """Held from looking for a live meeting to scheduling one, in this process (the
+        seat stream orders schedulings across processes)."""
 
     def directory(self) -> Directory:
         """Kept up by reading only what the log gained since the last call (every process
@@ -80,6 +81,35 @@ class BallotStore:
             raise NotFound(f"meeting {meeting_id}")
         self._meetings[meeting_id] = fresh
         return fresh
+
+    def schedule(
+        self,
+        campaign_id: str,
+        community: str,
+        pledge_id: str | None,
+        decision: Callable[[Meeting | None], NewEvent],
+    ) -> NewEvent:
+        """Append the meeting `decision` schedules, given the community's live meeting.
+
+        The meeting takes the community's seat in the same append, at the version the seat
+        had when the live meeting was looked for: were another process scheduling at the
+        same time, one append is refused and decides again, finding the other's meeting.
+        """
+        seat = seat_stream(campaign_id, community, pledge_id)
+        with self.scheduling:
+            for _ in range(RETRIES):
+                taken = len(self.read_stream(seat))
+                scheduled = decision(self.live_meeting(campaign_id, community, pledge_id))
+                writes = [
+                    StreamWrite(f"meeting-{scheduled.data['meeting_id']}", [scheduled], 0),
+                    StreamWrite(seat, [seat_taken(scheduled)], taken),
+                ]
+                try:
+                    self.log.append_batch(writes)
+                except ConcurrencyError:
+                    continue
+                return scheduled
+        raise ConcurrencyError(seat, None, -1)
 
     def live_meeting(
         self, campaign_id: str, community: str, pledge_id: str | None

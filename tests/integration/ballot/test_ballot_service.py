@@ -276,8 +276,8 @@ def test_no_stored_or_published_datum_links_a_representative_to_a_ballot(
         connection, [queue], on_message=lambda m: (published.append(json.loads(m.body)), m.ack())
     ):
         deadline = time.monotonic() + 20
-        # campaign, meeting, 50 check-ins, tokens, opening, 50 ballots, closing
-        while len(published) < 105 and time.monotonic() < deadline:
+        # campaign, meeting, its seat, 50 check-ins, tokens, opening, 50 ballots, closing
+        while len(published) < 106 and time.monotonic() < deadline:
             try:
                 connection.drain_events(timeout=0.5)
             except TimeoutError:
@@ -308,7 +308,7 @@ def test_no_stored_or_published_datum_links_a_representative_to_a_ballot(
     assert {e["stream"].split("-")[0] for e in ballots} == {"ballotbox"}
     assert all(e["recorded_at"].hour == 0 and e["recorded_at"].minute == 0 for e in ballots)
     published_ballots = [e for e in published if e["type"].endswith(".BallotCast")]
-    assert len(published) == 105 and len(published_ballots) == 50
+    assert len(published) == 106 and len(published_ballots) == 50
     assert all(e["data"] == {"meeting_id": meeting_id, "sealed": True} for e in published_ballots)
     assert not any("居民" in json.dumps(e, ensure_ascii=False) for e in published_ballots)
 

@@ -10,8 +10,12 @@ import pytest
 
 from qunping.core.envelope import NewEvent
 from qunping.core.errors import InvalidInput, Refused
+from qunping.core.memory_eventlog import InMemoryEventLog
 from services.ballot import domain
 from services.ballot.domain import Campaign
+from services.ballot.events import payloads
+from services.ballot.policy import merged_with_defaults
+from services.ballot.store import BallotStore
 from tests.actors import (
     ADMIN_ACTOR,
     ASSESSOR_ACTOR,
@@ -132,6 +136,32 @@ def test_a_second_meeting_is_refused_while_the_first_is_not_void() -> None:
 
     assert refusal.value.reason.startswith(domain.ONE_LIVE_MEETING)
     assert refusal.value.details["live_meeting"] == scene.meeting_id
+
+
+def test_two_processes_scheduling_at_once_cannot_both_hold_a_live_meeting() -> None:
+    log = InMemoryEventLog("ballot", payload_schemas=payloads)
+    first, second = BallotStore(log), BallotStore(log)
+    created = domain.create_campaign("吉州区", 2011, "第一批", merged_with_defaults({}))
+    campaign_id = created.data["campaign_id"]
+    log.append(f"campaign-{campaign_id}", [created], 0)
+    campaign = first.campaign(campaign_id)
+
+    def meeting(live: Any) -> NewEvent:
+        return domain.schedule_meeting(
+            campaign, DETAILS, SUBJECTS, None, live=live, actor=ORGANISER_ACTOR
+        )
+
+    def racing(live: Any) -> NewEvent:
+        """The second process has found no live meeting; the first schedules one now."""
+        if live is None and not first.directory().meetings:
+            first.schedule(campaign_id, "光明社区", None, meeting)
+        return meeting(live)
+
+    with pytest.raises(Refused) as refusal:
+        second.schedule(campaign_id, "光明社区", None, racing)
+
+    assert refusal.value.reason.startswith(domain.ONE_LIVE_MEETING)
+    assert len(second.directory().meetings[campaign_id]) == 1
 
 
 def test_a_voided_meeting_leaves_room_for_its_rerun() -> None:

@@ -36,6 +36,7 @@ from qunping.core.config import DEFAULTS, settings_from  # noqa: E402
 from qunping.core.envelope import NewEvent  # noqa: E402
 from qunping.core.mongo_eventlog import MongoEventLog  # noqa: E402
 from qunping.core.projection import ProjectionRunner  # noqa: E402
+from qunping.core.roles import ORGANISER, SCRUTINEER  # noqa: E402
 from services.ballot import domain  # noqa: E402
 from services.ballot.events import payloads  # noqa: E402
 from services.ballot.policy import merged_with_defaults  # noqa: E402
@@ -85,6 +86,10 @@ def services(
             process.wait(timeout=60)
 
 
+ORGANISER_ACTOR = {"username": "bench-organiser", "role": ORGANISER, "community": "光明社区"}
+SCRUTINEER_ACTOR = {"username": "bench-scrutineer", "role": SCRUTINEER, "community": None}
+
+
 def open_meeting(ballot: Any, tokens: int) -> tuple[str, list[str]]:
     campaign_id = ballot.create_campaign({"district": "吉州区", "year": 2011, "batch": "bench"})[
         "campaign_id"
@@ -98,22 +103,33 @@ def open_meeting(ballot: Any, tokens: int) -> tuple[str, list[str]]:
             "place": "会议室",
             "expected_participants": 60,
             "subjects": [{"kind": "committee"}, {"kind": "secretary", "name": "陈建华"}],
+            "actor": ORGANISER_ACTOR,
         }
     )["meeting_id"]
+    # One ballot per representative checked in: as many check in as tokens are needed.
     replies = [
         ballot.check_in.call_async(
-            {"meeting_id": meeting_id, "name": f"代表{n}", "category": "resident"}
+            {
+                "meeting_id": meeting_id,
+                "name": f"代表{n}",
+                "category": "resident",
+                "actor": ORGANISER_ACTOR,
+            }
         )
-        for n in range(50)
+        for n in range(max(50, tokens))
     ]
     for reply in replies:
         reply.result()
     issued: list[str] = []
     while len(issued) < tokens:
         issued += ballot.issue_tokens(
-            {"meeting_id": meeting_id, "count": min(1000, tokens - len(issued))}
+            {
+                "meeting_id": meeting_id,
+                "count": min(1000, tokens - len(issued)),
+                "actor": ORGANISER_ACTOR,
+            }
         )["tokens"]
-    ballot.open_voting({"meeting_id": meeting_id})
+    ballot.open_voting({"meeting_id": meeting_id, "actor": SCRUTINEER_ACTOR})
     return meeting_id, issued
 
 
@@ -226,6 +242,7 @@ def build_ballot_log(
         "starts_at": "2011-10-12T09:00:00",
         "place": "会议室",
         "expected_participants": per_meeting,
+        "pledge_id": None,
     }
     for _ in range(meetings):
         scheduled = domain.schedule_meeting(
@@ -233,6 +250,9 @@ def build_ballot_log(
             details,
             [{"kind": "committee"}, {"kind": "secretary", "name": "书记"}],
             None,
+            # Synthetic meetings of one community, written straight to the log.
+            live=None,
+            actor=ORGANISER_ACTOR,
         )
         meeting_id = scheduled.data["meeting_id"]
         log.append(

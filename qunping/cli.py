@@ -546,7 +546,9 @@ def _gateway_accounts(environ: dict[str, str]) -> "Accounts":
 
 
 @gateway_group.command("create-account")
-@click.option("--role", required=True, help="district_admin, organiser, assessor or auditor.")
+@click.option(
+    "--role", required=True, help="district_admin, organiser, scrutineer, assessor or auditor."
+)
 @click.option("--username", required=True)
 @click.option("--community", help="An organiser's community (the other roles have none).")
 @click.option("--password", help="Asked for (not echoed) when not given.")

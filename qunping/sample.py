@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qunping.core.roles import ASSESSOR, ORGANISER, SCRUTINEER
 from services.ballot.policy import DEFAULT_POLICY
 
 VOTERS = 60
@@ -96,6 +97,16 @@ def sample_ballots() -> Ballots:
     return Ballots(by_community)
 
 
+def staff_of(community: str) -> dict[str, dict[str, Any]]:
+    """The sample's acting accounts: the community's organiser, the street's scrutineer
+    (监票人) and the district's assessor, as the gateway would pass them."""
+    return {
+        "organiser": {"username": f"{community}组织员", "role": ORGANISER, "community": community},
+        "scrutineer": {"username": "街道监票人", "role": SCRUTINEER, "community": None},
+        "assessor": {"username": "区委组织部考评员", "role": ASSESSOR, "community": None},
+    }
+
+
 def load_sample(ballot: Any, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Run the whole batch through the ballot service (an RPC proxy); return the ids."""
     campaign = ballot.create_campaign(
@@ -108,6 +119,7 @@ def load_sample(ballot: Any, progress: Callable[[str], None] = lambda _: None) -
         subjects = [{"kind": "committee"}, {"kind": "secretary", "name": secretary}]
         if graduate:
             subjects.append({"kind": "graduate", "name": graduate})
+        staff = staff_of(community)
         meeting_id = ballot.schedule_meeting(
             {
                 "campaign_id": campaign_id,
@@ -117,6 +129,7 @@ def load_sample(ballot: Any, progress: Callable[[str], None] = lambda _: None) -
                 "place": f"{community}居委会会议室",
                 "expected_participants": VOTERS,
                 "subjects": subjects,
+                "actor": staff["organiser"],
             }
         )["meeting_id"]
         ballot.record_report(
@@ -124,6 +137,7 @@ def load_sample(ballot: Any, progress: Callable[[str], None] = lambda _: None) -
                 "meeting_id": meeting_id,
                 "subject_id": "secretary-1",
                 "text": f"{secretary}同志2011年度述职报告。",
+                "actor": staff["organiser"],
             }
         )
         checking_in = [
@@ -132,14 +146,17 @@ def load_sample(ballot: Any, progress: Callable[[str], None] = lambda _: None) -
                     "meeting_id": meeting_id,
                     "name": f"{community}代表{n + 1:02d}",
                     "category": "resident" if n % 5 else "party_member",
+                    "actor": staff["organiser"],
                 }
             )
             for n in range(VOTERS)
         ]
         for reply in checking_in:
             reply.result()
-        tokens = ballot.issue_tokens({"meeting_id": meeting_id, "count": VOTERS})["tokens"]
-        ballot.open_voting({"meeting_id": meeting_id})
+        tokens = ballot.issue_tokens(
+            {"meeting_id": meeting_id, "count": VOTERS, "actor": staff["organiser"]}
+        )["tokens"]
+        ballot.open_voting({"meeting_id": meeting_id, "actor": staff["scrutineer"]})
         pending = [
             ballot.cast_ballot.call_async(
                 {"meeting_id": meeting_id, "token": token, "marks": marks}
@@ -148,7 +165,7 @@ def load_sample(ballot: Any, progress: Callable[[str], None] = lambda _: None) -
         ]
         for reply in pending:
             reply.result()
-        ballot.close_voting({"meeting_id": meeting_id})
+        ballot.close_voting({"meeting_id": meeting_id, "actor": staff["scrutineer"]})
         ballot.record_assessment(
             {
                 "campaign_id": campaign_id,
@@ -156,6 +173,7 @@ def load_sample(ballot: Any, progress: Callable[[str], None] = lambda _: None) -
                 "score": SUPERIOR_SCORES[index],
                 "assessor": "吉州区委组织部",
                 "basis": "2011年度社区工作上级考评",
+                "actor": staff["assessor"],
             }
         )
         meetings.append(meeting_id)

@@ -7,9 +7,10 @@ full hashed body (`event`): the campaign (its policy), each meeting's schedule, 
 closing, its ballot box, and the tally's results, grades and alerts for it. Everything else
 is a header only, so the chain can be checked through it without showing it: above all
 the roster (names of representatives) never sits beside the ballots, nor do the clerks'
-keyings or token hashes, none of which the results depend on. Signed checkpoints in the
-range go in full, and the header states every key each log announced, so the verifier
-checks their signatures.
+keyings or token hashes, none of which the results depend on. A withheld staff act's
+header still names the account that did it (`actor`). Signed checkpoints in the range go in
+full, and the header states every key each log announced, so the verifier checks their
+signatures.
 
 `verify_bundle.py`, the standalone verifier, is written beside the bundle.
 """
@@ -107,6 +108,10 @@ def _line(event: RecordedEvent, *, full: bool) -> dict[str, Any]:
     }
     if full:
         line["event"] = event.hashed_fields()
+    elif event.data.get("actor"):
+        # Who checked people in, issued ballots or keyed paper is shown; what they did
+        # (the names, the hashes, the marks) is not.
+        line["actor"] = event.data["actor"]
     return line
 
 

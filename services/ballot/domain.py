@@ -15,6 +15,7 @@ from typing import Any
 
 from qunping.core.envelope import NewEvent, RecordedEvent
 from qunping.core.errors import InvalidInput, Refused
+from qunping.core.roles import DISTRICT_ADMIN, SCRUTINEER, Actor, named, organiser_of
 from services.ballot.judgement import judge
 from services.ballot.policy import policy_hash
 
@@ -24,6 +25,13 @@ TOKEN_BYTES = 16
 """128 bits from the operating system's CSPRNG."""
 NOT_VALID = "this ballot token is not valid for this meeting"
 """One message for unknown and used tokens alike, so a refusal leaks neither."""
+
+# The insider rules (README "Who could rig a meeting"): each refusal names its rule.
+ONE_BALLOT_EACH = "rule 1, one ballot per person present"
+RECONCILIATION = "rule 2, reconciliation"
+ONE_LIVE_MEETING = "rule 3, one live meeting"
+SCRUTINY = "rule 4, scrutineer"
+CORRECTION = "rule 5, assessments after the results"
 
 
 def new_id() -> str:
@@ -62,7 +70,29 @@ class Campaign:
             self.assessments[data["community"]] = data
         self.version = event.version
 
-    def record_assessment(self, community: str, score: int, assessor: str, basis: str) -> NewEvent:
+    def record_assessment(
+        self,
+        community: str,
+        score: int,
+        assessor: str,
+        basis: str,
+        *,
+        actor: Actor,
+        results_exist: bool,
+        reason: str | None,
+    ) -> NewEvent:
+        """An assessment; once the community's results exist, a new one is a correction:
+        it needs a reason and says which score it corrects (the first stays in the log)."""
+        first = self.assessments.get(community)
+        correction = None
+        if first is not None and results_exist:
+            if not reason:
+                raise Refused(
+                    f"{CORRECTION}: {community}'s results are published, so a new assessment "
+                    "corrects the first and needs a reason",
+                    {"score": first["score"]},
+                )
+            correction = {"reason": reason, "corrects_score": first["score"]}
         return NewEvent(
             "AssessmentRecorded",
             {
@@ -71,7 +101,10 @@ class Campaign:
                 "score": score,
                 "assessor": assessor,
                 "basis": basis,
+                "correction": correction,
+                "actor": dict(actor),
             },
+            schema_version=2,
         )
 
 
@@ -94,8 +127,22 @@ def schedule_meeting(
     details: Mapping[str, Any],
     subjects: Sequence[Mapping[str, str]],
     rerun_of: Meeting | None,
+    *,
+    live: Meeting | None,
+    actor: Actor,
 ) -> NewEvent:
-    """A meeting of `campaign`, with a copy of its policy, and its subjects given ids."""
+    """A meeting of `campaign`, with a copy of its policy, and its subjects given ids.
+
+    `live` is the meeting of the same community (and pledge letter) in this campaign that
+    is not void, if there is one: while it exists no other may be scheduled, so a bad
+    result cannot be replaced by holding the meeting again; only a voided one is re-run.
+    """
+    if live is not None:
+        raise Refused(
+            f"{ONE_LIVE_MEETING}: {details['community']} has meeting {live.meeting_id} in this "
+            "campaign; only a meeting the district voided may be held again",
+            {"live_meeting": live.meeting_id, "phase": live.phase},
+        )
     kinds = campaign.policy["kinds"]
     counted: dict[str, int] = {}
     placed = []
@@ -118,6 +165,8 @@ def schedule_meeting(
             raise Refused("only a voided meeting can be run again", {"phase": rerun_of.phase})
         if rerun_of.campaign_id != campaign.campaign_id:
             raise InvalidInput({"rerun_of": ["belongs to another campaign"]})
+        if (rerun_of.community, rerun_of.pledge_id) != (details["community"], details["pledge_id"]):
+            raise InvalidInput({"rerun_of": ["is another community's (or letter's) meeting"]})
     return NewEvent(
         "MeetingScheduled",
         {
@@ -129,8 +178,34 @@ def schedule_meeting(
             "policy": campaign.policy,
             "policy_hash": campaign.policy_hash,
             "rerun_of": None if rerun_of is None else rerun_of.meeting_id,
+            "pledge_id": details["pledge_id"],
+            "actor": dict(actor),
         },
+        schema_version=2,
     )
+
+
+def seat_stream(campaign_id: str, community: str, pledge_id: str | None) -> str:
+    """The stream that takes, one after another, the meetings of one community (and pledge
+    letter) in a campaign: appending at its version orders schedulings across processes."""
+    key = hashlib.sha256(f"{campaign_id}\n{community}\n{pledge_id or ''}".encode()).hexdigest()
+    return f"seat-{key[:32]}"
+
+
+def seat_taken(scheduled: NewEvent) -> NewEvent:
+    """The scheduled meeting takes its community's seat in the campaign."""
+    return NewEvent(
+        "MeetingSeatTaken",
+        {key: scheduled.data[key] for key in ("meeting_id", "campaign_id")},
+    )
+
+
+@dataclass(frozen=True)
+class Keying:
+    """One clerk's keying of a paper slip."""
+
+    clerk: Actor
+    marks: list[dict[str, str]]
 
 
 @dataclass
@@ -140,6 +215,8 @@ class Meeting:
     meeting_id: str
     campaign_id: str = ""
     community: str = ""
+    pledge_id: str | None = None
+    """The pledge letter a 双诺双述双评 evaluation meeting rates (one live meeting each)."""
     phase: str = SCHEDULED
     subjects: list[dict[str, str]] = field(default_factory=list)
     policy: dict[str, Any] = field(default_factory=dict)
@@ -151,8 +228,9 @@ class Meeting:
     spent_tokens: set[str] = field(default_factory=set)
     paper_slips: int = 0
     ballots: list[list[dict[str, str]]] = field(default_factory=list)
-    keyed: dict[tuple[str, int], dict[str, list[dict[str, str]]]] = field(default_factory=dict)
-    accepted_slips: set[tuple[str, int]] = field(default_factory=set)
+    keyed: dict[int, dict[str, Keying]] = field(default_factory=dict)
+    """Per slip number, each clerk's keying by username."""
+    accepted_slips: set[int] = field(default_factory=set)
     closing: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
 
@@ -195,6 +273,7 @@ class Meeting:
         match event.type:
             case "MeetingScheduled":
                 self.campaign_id, self.community = data["campaign_id"], data["community"]
+                self.pledge_id = data.get("pledge_id")
                 self.subjects, self.policy = data["subjects"], data["policy"]
             case "WorkReportRecorded":
                 self.reports[data["subject_id"]] = data
@@ -213,19 +292,23 @@ class Meeting:
                 if data["token_hash"]:
                     self.spent_tokens.add(data["token_hash"])
             case "PaperBallotKeyed":
-                slip = (data["batch"], data["slip"])
-                self.keyed.setdefault(slip, {})[data["clerk"]] = data["marks"]
+                clerk = data["actor"]
+                self.keyed.setdefault(data["slip"], {})[clerk["username"]] = Keying(
+                    clerk, data["marks"]
+                )
             case "VotingClosed":
                 self.phase = CLOSED
                 self.closing = data
             case "MeetingVoided":
                 self.phase = VOID
         if event.type == "BallotCast" and data["slip"] is not None:
-            self.accepted_slips.add((data["slip"]["batch"], data["slip"]["number"]))
+            self.accepted_slips.add(data["slip"]["number"])
 
     # -- deciding --------------------------------------------------------------------
 
-    def record_report(self, subject_id: str, text: str, attachment: str | None) -> NewEvent:
+    def record_report(
+        self, subject_id: str, text: str, attachment: str | None, actor: Actor
+    ) -> NewEvent:
         self._subject(subject_id)
         if self.phase in (CLOSED, VOID):
             raise Refused("the meeting is over", {"phase": self.phase})
@@ -236,12 +319,16 @@ class Meeting:
                 "subject_id": subject_id,
                 "text": text,
                 "attachment": attachment,
+                "actor": dict(actor),
             },
+            schema_version=2,
         )
 
-    def check_in(self, name: str, category: str, identifier: str) -> NewEvent:
+    def check_in(self, name: str, category: str, identifier: str, actor: Actor) -> NewEvent:
         if self.phase != SCHEDULED:
-            raise Refused("check-in closed when voting opened", {"phase": self.phase})
+            raise Refused(
+                f"{ONE_BALLOT_EACH}: check-in closed when voting opened", {"phase": self.phase}
+            )
         if (normalized(name), identifier) in self.roster:
             raise Refused(f"{name} is already checked in")
         return NewEvent(
@@ -251,12 +338,14 @@ class Meeting:
                 "name": name,
                 "category": category,
                 "identifier": identifier,
+                "actor": dict(actor),
             },
+            schema_version=2,
         )
 
-    def issue_tokens(self, count: int) -> tuple[NewEvent, list[str]]:
+    def issue_tokens(self, count: int, actor: Actor) -> tuple[NewEvent, list[str]]:
         """The event (salted hashes only) and the tokens in clear, to print once."""
-        self._not_over()
+        self._may_issue(count)
         tokens = [secrets.token_urlsafe(TOKEN_BYTES) for _ in range(count)]
         salt = secrets.token_hex(16)
         event = NewEvent(
@@ -267,15 +356,45 @@ class Meeting:
                 # Sorted, not in printing order: were slips handed out in the order they
                 # were printed, the stored order would point from a ballot to a person.
                 "token_hashes": sorted(token_hash(salt, t) for t in tokens),
+                # Who handed out a batch, never to whom: the tokens go out at random.
+                "actor": dict(actor),
             },
+            schema_version=2,
         )
         return event, tokens
 
-    def issue_paper_slips(self, count: int) -> NewEvent:
-        self._not_over()
-        return NewEvent("PaperSlipsIssued", {"meeting_id": self.meeting_id, "count": count})
+    def issue_paper_slips(self, count: int, actor: Actor) -> NewEvent:
+        """Slips are numbered on from the last issued: these are `paper_slips + 1 ...`."""
+        self._may_issue(count)
+        return NewEvent(
+            "PaperSlipsIssued",
+            {
+                "meeting_id": self.meeting_id,
+                "count": count,
+                "first": self.paper_slips + 1,
+                "actor": dict(actor),
+            },
+            schema_version=2,
+        )
 
-    def open_voting(self) -> NewEvent:
+    def _may_issue(self, count: int) -> None:
+        """Each representative checked in entitles one ballot, issued before voting opens."""
+        if self.phase != SCHEDULED:
+            raise Refused(
+                f"{ONE_BALLOT_EACH}: ballots are issued once, before voting opens (一次发票)",
+                {"phase": self.phase},
+            )
+        present = len(self.roster)
+        if self.issued + count > present:
+            raise Refused(
+                f"{ONE_BALLOT_EACH}: {present} representatives are checked in and "
+                f"{self.issued} ballots issued, so at most {present - self.issued} more "
+                f"may be issued, not {count}",
+                {"checked_in": present, "issued": self.issued, "requested": count},
+            )
+
+    def open_voting(self, actor: Actor) -> NewEvent:
+        self._scrutineer("open", actor)
         if self.phase != SCHEDULED:
             raise Refused("voting can only open once, before it closes", {"phase": self.phase})
         quorum = self.policy["quorum"]
@@ -310,7 +429,9 @@ class Meeting:
                 "checked_in": present,
                 "residents": self.residents,
                 "issued": self.issued,
+                "actor": dict(actor),
             },
+            schema_version=2,
         )
 
     def cast(self, token: str, marks: Sequence[Mapping[str, str]]) -> NewEvent:
@@ -330,11 +451,14 @@ class Meeting:
         return self._ballot("token", hashed, marks, None)
 
     def key_paper(
-        self, batch: str, clerk: str, entries: Sequence[Mapping[str, Any]]
+        self, batch: str, clerk: Actor, entries: Sequence[Mapping[str, Any]]
     ) -> tuple[list[NewEvent], list[int]]:
-        """Record one clerk's keying; ballots both clerks keyed alike are cast.
+        """Record one clerk's keying; a slip two clerks keyed alike is cast.
 
-        Returns the events and the slips of this batch whose two keyings disagree.
+        The clerk is the authenticated account. A slip is counted only when two different
+        accounts keyed it alike, at least one of them not an organiser of this community,
+        and only if its number is among the slips issued. Returns the events and the
+        slips keyed here whose keyings disagree.
         """
         if self.phase != OPEN:
             raise Refused("paper ballots are keyed while voting is open", {"phase": self.phase})
@@ -342,9 +466,8 @@ class Meeting:
         keyed = {slip: dict(by_clerk) for slip, by_clerk in self.keyed.items()}
         accepted = set(self.accepted_slips)
         for entry in entries:
-            slip = (batch, entry["slip"])
-            if slip in accepted:
-                raise Refused(f"slip {entry['slip']} of batch {batch} is already counted")
+            number = entry["slip"]
+            self._may_key(number, clerk, keyed.get(number, {}), accepted)
             marks = sorted(
                 entry["marks"], key=lambda mark: (mark["subject"], mark["dimension"], mark["value"])
             )
@@ -355,60 +478,136 @@ class Meeting:
                     {
                         "meeting_id": self.meeting_id,
                         "batch": batch,
-                        "slip": entry["slip"],
-                        "clerk": clerk,
+                        "slip": number,
+                        "actor": dict(clerk),
                         "marks": marks,
                     },
+                    schema_version=2,
                 )
             )
-            keyed.setdefault(slip, {})[clerk] = marks
-            agreed = _agreed(keyed[slip])
+            keyed.setdefault(number, {})[clerk["username"]] = Keying(clerk, marks)
+            agreed = self._agreed(keyed[number])
             if agreed is not None:
-                accepted.add(slip)
+                accepted.add(number)
                 events.append(
-                    self._ballot("paper", None, agreed, {"batch": batch, "number": entry["slip"]})
+                    self._ballot("paper", None, agreed, {"batch": batch, "number": number})
                 )
         mismatched = sorted(
-            number
-            for (name, number), by_clerk in keyed.items()
-            if name == batch and (name, number) not in accepted and len(by_clerk) >= 2
+            {
+                entry["slip"]
+                for entry in entries
+                if entry["slip"] not in accepted and len(keyed[entry["slip"]]) >= 2
+            }
         )
         return events, mismatched
 
-    def close_voting(self) -> list[NewEvent]:
+    def _may_key(
+        self, number: int, clerk: Actor, keyings: Mapping[str, Keying], accepted: set[int]
+    ) -> None:
+        if not 1 <= number <= self.paper_slips:
+            raise Refused(
+                f"{SCRUTINY}: slip {number} was never issued (slips 1 to {self.paper_slips} were)",
+                {"slip": number, "issued_slips": self.paper_slips},
+            )
+        if number in accepted:
+            raise Refused(f"slip {number} is already counted", {"slip": number})
+        if clerk["username"] in keyings:
+            raise Refused(
+                f"{SCRUTINY}: {clerk['username']} has keyed slip {number} already; "
+                "a second, different account keys it again",
+                {"slip": number},
+            )
+        if (
+            keyings
+            and organiser_of(clerk, self.community)
+            and all(organiser_of(keying.clerk, self.community) for keying in keyings.values())
+        ):
+            raise Refused(
+                f"{SCRUTINY}: slip {number} was keyed by an organiser of {self.community}; "
+                "the second keying is by an account that is not",
+                {"slip": number},
+            )
+
+    def _agreed(self, keyings: Mapping[str, Keying]) -> list[dict[str, str]] | None:
+        """The marks two different clerks keyed alike, one of them not an organiser here."""
+        found = list(keyings.values())
+        for index, first in enumerate(found):
+            for second in found[index + 1 :]:
+                if first.marks == second.marks and not (
+                    organiser_of(first.clerk, self.community)
+                    and organiser_of(second.clerk, self.community)
+                ):
+                    return first.marks
+        return None
+
+    def _scrutineer(self, act: str, actor: Actor) -> None:
+        """Voting is opened and closed by a scrutineer (监票人) of the district or street:
+        at the opening they attest the head count, at the close the count of ballots."""
+        if actor["role"] != SCRUTINEER or actor["community"] is not None:
+            raise Refused(
+                f"{SCRUTINY}: voting is {act}ed by a scrutineer (监票人) of the district or "
+                f"street, not by {named(actor)}",
+                {"role": actor["role"]},
+            )
+
+    def close_voting(self, actor: Actor) -> list[NewEvent]:
+        self._scrutineer("clos", actor)
         if self.phase != OPEN:
             raise Refused("only open voting can close", {"phase": self.phase})
         judgements = [judge(self.policy, self.subjects, marks) for marks in self.ballots]
         void = sum(j.void for j in judgements)
         blank = sum(j.blank for j in judgements)
-        reconciled = self.returned <= self.issued
+        reason = self.unreconciled()
         closed = NewEvent(
             "VotingClosed",
             {
                 "meeting_id": self.meeting_id,
+                "checked_in": len(self.roster),
                 "issued": self.issued,
                 "returned": self.returned,
                 "valid": self.returned - void - blank,
                 "void": void,
                 "blank": blank,
-                "reconciled": reconciled,
+                "reconciled": reason is None,
+                "actor": dict(actor),
             },
+            schema_version=2,
         )
-        if reconciled:
+        if reason is None:
             return [closed]
-        reason = (
-            f"{self.returned} ballots returned but only {self.issued} issued: "
-            "the meeting must be run again"
-        )
-        return [
-            closed,
-            NewEvent("MeetingVoided", {"meeting_id": self.meeting_id, "reason": reason}),
-        ]
+        return [closed, self._voided(f"{RECONCILIATION}: {reason}", actor)]
 
-    def void(self, reason: str) -> NewEvent:
+    def unreconciled(self) -> str | None:
+        """Why returned <= issued <= checked in fails, if it does (the meeting is then void)."""
+        present = len(self.roster)
+        if self.returned > self.issued:
+            return (
+                f"{self.returned} ballots returned but only {self.issued} issued: "
+                "the meeting must be run again"
+            )
+        if self.issued > present:
+            return (
+                f"{self.issued} ballots issued but only {present} representatives checked in: "
+                "the meeting must be run again"
+            )
+        return None
+
+    def void(self, reason: str, actor: Actor) -> NewEvent:
+        if actor["role"] != DISTRICT_ADMIN:
+            raise Refused(
+                f"{ONE_LIVE_MEETING}: only a district account voids a meeting, not {named(actor)}",
+                {"role": actor["role"]},
+            )
         if self.phase == VOID:
             raise Refused("the meeting is void already")
-        return NewEvent("MeetingVoided", {"meeting_id": self.meeting_id, "reason": reason})
+        return self._voided(reason, actor)
+
+    def _voided(self, reason: str, actor: Actor) -> NewEvent:
+        return NewEvent(
+            "MeetingVoided",
+            {"meeting_id": self.meeting_id, "reason": reason, "actor": dict(actor)},
+            schema_version=2,
+        )
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -451,10 +650,6 @@ class Meeting:
                     {"marks": {str(index): {"dimension": ["not rated for this subject"]}}}
                 )
 
-    def _not_over(self) -> None:
-        if self.phase in (CLOSED, VOID):
-            raise Refused("the meeting is over", {"phase": self.phase})
-
     def status(self) -> dict[str, Any]:
         """What anyone may see at any time: turnout, never ratings (DESIGN.md §4.3)."""
         quorum = self.policy.get("quorum", {})
@@ -471,12 +666,3 @@ class Meeting:
             "returned": self.returned,
             "closing": self.closing or None,
         }
-
-
-def _agreed(by_clerk: Mapping[str, list[dict[str, str]]]) -> list[dict[str, str]] | None:
-    """The marks two different clerks keyed identically for a slip, if any two did."""
-    keyings = list(by_clerk.values())
-    for index, marks in enumerate(keyings):
-        if any(marks == other for other in keyings[index + 1 :]):
-            return marks
-    return None

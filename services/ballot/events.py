@@ -8,11 +8,12 @@ and the ballot box share no key: nothing links a representative to a ballot.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from marshmallow import fields, validate
 
+from qunping.core.roles import recorded_actor_field
 from qunping.core.schemas import Pattern, PayloadSchemas, StrictSchema
 from qunping.core.tamper import register_tamper_events
 from qunping.core.upcasting import Upcasters
@@ -20,7 +21,12 @@ from qunping.core.upcasting import Upcasters
 payloads = register_tamper_events(PayloadSchemas())
 """Also the alert and the signed checkpoints every log that owns facts carries."""
 upcasters = Upcasters()
-"""How events recorded in an older schema version are read today (see `BallotCastV1`)."""
+"""How events recorded in an older schema version are read today (see `BallotCastV1`).
+
+Version 2 of every event a staff command produces records the acting account (`actor`:
+username, role, community); version 1 events read as acting account None. A ballot names
+no one in any version.
+"""
 
 ID = Pattern(r"^[0-9a-f]{16}$")
 SHORT_TEXT = validate.Length(min=1, max=100)
@@ -53,7 +59,7 @@ class CampaignCreated(StrictSchema):
 
 
 @payloads.register("AssessmentRecorded", public=True)
-class AssessmentRecorded(StrictSchema):
+class AssessmentRecordedV1(StrictSchema):
     campaign_id = identifier()
     community = fields.String(required=True, validate=SHORT_TEXT)
     score = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100))
@@ -61,8 +67,24 @@ class AssessmentRecorded(StrictSchema):
     basis = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
+class CorrectionSchema(StrictSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    corrects_score = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0, max=100)
+    )
+
+
+@payloads.register("AssessmentRecorded", 2, public=True)
+class AssessmentRecorded(AssessmentRecordedV1):
+    """`correction`: set when the community's results existed already, so this assessment
+    corrects the earlier one (which stays in the log), with the reason."""
+
+    correction = fields.Nested(CorrectionSchema, required=True, allow_none=True)
+    actor = recorded_actor_field()
+
+
 @payloads.register("MeetingScheduled", public=True)
-class MeetingScheduled(StrictSchema):
+class MeetingScheduledV1(StrictSchema):
     meeting_id = identifier()
     campaign_id = identifier()
     community = fields.String(required=True, validate=SHORT_TEXT)
@@ -76,41 +98,91 @@ class MeetingScheduled(StrictSchema):
     rerun_of = fields.String(required=True, allow_none=True, validate=ID)
 
 
+@payloads.register("MeetingScheduled", 2, public=True)
+class MeetingScheduled(MeetingScheduledV1):
+    """`pledge_id`: the pledge letter a 双诺双述双评 evaluation meeting rates, else None."""
+
+    pledge_id = fields.String(required=True, allow_none=True, validate=SHORT_TEXT)
+    actor = recorded_actor_field()
+
+
+@payloads.register("MeetingSeatTaken")
+class MeetingSeatTaken(StrictSchema):
+    """A meeting scheduled takes its community's (and letter's) seat in the campaign, in
+    stream `seat-{hash of campaign, community, letter}`: two schedulings at once, in any
+    processes, cannot both take it at the same version."""
+
+    meeting_id = identifier()
+    campaign_id = identifier()
+
+
 @payloads.register("WorkReportRecorded", public=True)
-class WorkReportRecorded(StrictSchema):
+class WorkReportRecordedV1(StrictSchema):
     meeting_id = identifier()
     subject_id = fields.String(required=True)
     text = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
     attachment = fields.String(required=True, allow_none=True, validate=validate.Length(max=500))
 
 
+@payloads.register("WorkReportRecorded", 2, public=True)
+class WorkReportRecorded(WorkReportRecordedV1):
+    actor = recorded_actor_field()
+
+
 @payloads.register("RepresentativeCheckedIn")
-class RepresentativeCheckedIn(StrictSchema):
+class RepresentativeCheckedInV1(StrictSchema):
     meeting_id = identifier()
     name = fields.String(required=True, validate=SHORT_TEXT)
     category = fields.String(required=True)
     identifier = fields.String(required=True, validate=validate.Length(max=40))
 
 
+@payloads.register("RepresentativeCheckedIn", 2)
+class RepresentativeCheckedIn(RepresentativeCheckedInV1):
+    actor = recorded_actor_field()
+
+
 @payloads.register("TokensIssued")
-class TokensIssued(StrictSchema):
+class TokensIssuedV1(StrictSchema):
     meeting_id = identifier()
     salt = fields.String(required=True, validate=Pattern(r"^[0-9a-f]{32}$"))
     token_hashes = fields.List(fields.String(validate=Pattern(r"^[0-9a-f]{64}$")), required=True)
 
 
+@payloads.register("TokensIssued", 2)
+class TokensIssued(TokensIssuedV1):
+    actor = recorded_actor_field()
+
+
 @payloads.register("PaperSlipsIssued", public=True)
-class PaperSlipsIssued(StrictSchema):
+class PaperSlipsIssuedV1(StrictSchema):
     meeting_id = identifier()
     count = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
 
 
+@payloads.register("PaperSlipsIssued", 2, public=True)
+class PaperSlipsIssued(PaperSlipsIssuedV1):
+    """Slips `first` to `first + count - 1`: only those numbers are counted when keyed."""
+
+    first = fields.Integer(
+        required=True, strict=True, allow_none=True, validate=validate.Range(min=1)
+    )
+    actor = recorded_actor_field()
+
+
 @payloads.register("VotingOpened", public=True)
-class VotingOpened(StrictSchema):
+class VotingOpenedV1(StrictSchema):
     meeting_id = identifier()
     checked_in = fields.Integer(required=True, strict=True)
     residents = fields.Integer(required=True, strict=True)
     issued = fields.Integer(required=True, strict=True)
+
+
+@payloads.register("VotingOpened", 2, public=True)
+class VotingOpened(VotingOpenedV1):
+    """`actor`: the scrutineer who opened voting, attesting the head count."""
+
+    actor = recorded_actor_field()
 
 
 class SlipSchema(StrictSchema):
@@ -145,7 +217,9 @@ class BallotCast(StrictSchema):
 
 
 @payloads.register("PaperBallotKeyed")
-class PaperBallotKeyed(StrictSchema):
+class PaperBallotKeyedV1(StrictSchema):
+    """The first shape: the clerk a name the caller typed (no account)."""
+
     meeting_id = identifier()
     batch = fields.String(required=True, validate=SHORT_TEXT)
     slip = fields.Integer(required=True, strict=True)
@@ -153,8 +227,19 @@ class PaperBallotKeyed(StrictSchema):
     marks = fields.List(fields.Nested(MarkSchema), required=True)
 
 
+@payloads.register("PaperBallotKeyed", 2)
+class PaperBallotKeyed(StrictSchema):
+    """One clerk's keying of one slip; the clerk is the authenticated account."""
+
+    meeting_id = identifier()
+    batch = fields.String(required=True, validate=SHORT_TEXT)
+    slip = fields.Integer(required=True, strict=True)
+    actor = recorded_actor_field()
+    marks = fields.List(fields.Nested(MarkSchema), required=True)
+
+
 @payloads.register("VotingClosed", public=True)
-class VotingClosed(StrictSchema):
+class VotingClosedV1(StrictSchema):
     meeting_id = identifier()
     issued = fields.Integer(required=True, strict=True)
     returned = fields.Integer(required=True, strict=True)
@@ -164,10 +249,27 @@ class VotingClosed(StrictSchema):
     reconciled = fields.Boolean(required=True)
 
 
+@payloads.register("VotingClosed", 2, public=True)
+class VotingClosed(VotingClosedV1):
+    """`reconciled`: returned <= issued <= checked_in (else a MeetingVoided follows);
+    `actor`: the scrutineer who closed voting."""
+
+    checked_in = fields.Integer(required=True, strict=True, allow_none=True)
+    actor = recorded_actor_field()
+
+
 @payloads.register("MeetingVoided", public=True)
-class MeetingVoided(StrictSchema):
+class MeetingVoidedV1(StrictSchema):
     meeting_id = identifier()
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+@payloads.register("MeetingVoided", 2, public=True)
+class MeetingVoided(MeetingVoidedV1):
+    """`actor`: the district account that voided it, or the scrutineer whose close found
+    the count unreconciled."""
+
+    actor = recorded_actor_field()
 
 
 @upcasters.register("BallotCast", 1)
@@ -184,4 +286,44 @@ def ballot_marks_as_a_list(data: Mapping[str, Any]) -> dict[str, Any]:
         "token_hash": data["token_hash"],
         "slip": None,
         "marks": marks,
+    }
+
+
+def _with_actor(**more: Any) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """A v1 -> v2 step for an event that gained `actor` (unrecorded before: None)."""
+
+    def step(data: Mapping[str, Any]) -> dict[str, Any]:
+        return {**data, **more, "actor": None}
+
+    return step
+
+
+for _event_type in (
+    "WorkReportRecorded",
+    "RepresentativeCheckedIn",
+    "TokensIssued",
+    "VotingOpened",
+    "MeetingVoided",
+):
+    upcasters.register(_event_type, 1)(_with_actor())
+upcasters.register("MeetingScheduled", 1)(_with_actor(pledge_id=None))
+upcasters.register("AssessmentRecorded", 1)(_with_actor(correction=None))
+upcasters.register("VotingClosed", 1)(_with_actor(checked_in=None))
+
+
+@upcasters.register("PaperSlipsIssued", 1)
+def slips_numbered_on(data: Mapping[str, Any]) -> dict[str, Any]:
+    """v1 did not say where a batch's numbers start: unknown (None)."""
+    return {**data, "first": None, "actor": None}
+
+
+@upcasters.register("PaperBallotKeyed", 1)
+def clerk_as_actor(data: Mapping[str, Any]) -> dict[str, Any]:
+    """v1's clerk was a typed name: an actor of that name whose role nobody recorded."""
+    return {
+        "meeting_id": data["meeting_id"],
+        "batch": data["batch"],
+        "slip": data["slip"],
+        "actor": {"username": data["clerk"], "role": None, "community": None},
+        "marks": data["marks"],
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from qunping.core.roles import actor_field
 from qunping.core.schemas import Pattern, StrictSchema
 from services.ballot.domain import CATEGORIES
 from services.ballot.events import ID, SHORT_TEXT, MarkSchema
@@ -42,10 +43,20 @@ class ScheduleMeeting(StrictSchema):
         fields.Nested(SubjectInput), required=True, validate=validate.Length(min=1, max=60)
     )
     rerun_of = fields.String(load_default=None, allow_none=True, validate=ID)
+    pledge_id = fields.String(load_default=None, allow_none=True, validate=SHORT_TEXT)
+    """Set by the pledge service for a letter's evaluation meeting (one live per letter)."""
+    actor = actor_field()
 
 
 class MeetingRef(StrictSchema):
     meeting_id = meeting_id()
+
+
+class MeetingAct(StrictSchema):
+    """A staff act on a meeting that takes nothing else (opening, closing voting)."""
+
+    meeting_id = meeting_id()
+    actor = actor_field()
 
 
 class RecordReport(StrictSchema):
@@ -55,6 +66,7 @@ class RecordReport(StrictSchema):
     attachment = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(max=500)
     )
+    actor = actor_field()
 
 
 class CheckIn(StrictSchema):
@@ -62,11 +74,13 @@ class CheckIn(StrictSchema):
     name = fields.String(required=True, validate=SHORT_TEXT)
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     identifier = fields.String(load_default="", validate=validate.Length(max=40))
+    actor = actor_field()
 
 
 class IssueTokens(StrictSchema):
     meeting_id = meeting_id()
     count = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
+    actor = actor_field()
 
 
 class CastBallot(StrictSchema):
@@ -83,7 +97,8 @@ class PaperEntry(StrictSchema):
 class KeyPaperBatch(StrictSchema):
     meeting_id = meeting_id()
     batch = fields.String(required=True, validate=SHORT_TEXT)
-    clerk = fields.String(required=True, validate=SHORT_TEXT)
+    actor = actor_field()
+    """The clerk: the account keying, never a name in the payload."""
     entries = fields.List(
         fields.Nested(PaperEntry), required=True, validate=validate.Length(min=1, max=1000)
     )
@@ -92,6 +107,7 @@ class KeyPaperBatch(StrictSchema):
 class VoidMeeting(StrictSchema):
     meeting_id = meeting_id()
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    actor = actor_field()
 
 
 class RecordAssessment(StrictSchema):
@@ -100,6 +116,9 @@ class RecordAssessment(StrictSchema):
     score = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100))
     assessor = fields.String(required=True, validate=SHORT_TEXT)
     basis = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000))
+    """Why, when this corrects an assessment recorded before the results."""
+    actor = actor_field()
 
 
 class CheckReceipt(StrictSchema):

@@ -90,8 +90,15 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
     def record_assessment(self, payload: dict[str, Any]) -> dict[str, Any]:
         command = load(schemas.RecordAssessment(), payload)
         campaign = self.store.campaign(command["campaign_id"])
+        live = self.store.live_meeting(campaign.campaign_id, command["community"], None)
         event = campaign.record_assessment(
-            command["community"], command["score"], command["assessor"], command["basis"]
+            command["community"],
+            command["score"],
+            command["assessor"],
+            command["basis"],
+            actor=command["actor"],
+            results_exist=live is not None and live.phase == CLOSED,
+            reason=command["reason"],
         )
         self.store.log.append(f"campaign-{campaign.campaign_id}", [event], campaign.version)
         return {"campaign_id": campaign.campaign_id, "community": command["community"]}
@@ -104,8 +111,14 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
         campaign = self.store.campaign(command["campaign_id"])
         rerun_of = self.store.meeting(command["rerun_of"]) if command["rerun_of"] else None
         details = {**command, "starts_at": command["starts_at"].isoformat()}
-        event = domain.schedule_meeting(campaign, details, command["subjects"], rerun_of)
-        self.store.log.append(f"meeting-{event.data['meeting_id']}", [event], 0)
+        event = self.store.schedule(
+            campaign.campaign_id,
+            command["community"],
+            command["pledge_id"],
+            lambda live: domain.schedule_meeting(
+                campaign, details, command["subjects"], rerun_of, live=live, actor=command["actor"]
+            ),
+        )
         return {"meeting_id": event.data["meeting_id"], "subjects": event.data["subjects"]}
 
     @rpc
@@ -129,7 +142,7 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
 
         def decide(meeting: Meeting) -> dict[str, Any]:
             event = meeting.record_report(
-                command["subject_id"], command["text"], command["attachment"]
+                command["subject_id"], command["text"], command["attachment"], command["actor"]
             )
             self.store.append_for(meeting, "meeting", [event])
             return {"subject_id": command["subject_id"]}
@@ -141,7 +154,9 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
         command = load(schemas.CheckIn(), payload)
 
         def decide(meeting: Meeting) -> dict[str, Any]:
-            event = meeting.check_in(command["name"], command["category"], command["identifier"])
+            event = meeting.check_in(
+                command["name"], command["category"], command["identifier"], command["actor"]
+            )
             self.store.append_for(meeting, "roster", [event], "meeting")
             return {"checked_in": len(meeting.roster)}
 
@@ -153,8 +168,8 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
         command = load(schemas.IssueTokens(), payload)
 
         def decide(meeting: Meeting) -> dict[str, Any]:
-            event, tokens = meeting.issue_tokens(command["count"])
-            self.store.append_for(meeting, "tokens", [event], "meeting")
+            event, tokens = meeting.issue_tokens(command["count"], command["actor"])
+            self.store.append_for(meeting, "tokens", [event], "meeting", "roster")
             return {"tokens": tokens, "issued": meeting.issued}
 
         return self.store.decide(command["meeting_id"], decide)
@@ -164,19 +179,19 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
         command = load(schemas.IssueTokens(), payload)
 
         def decide(meeting: Meeting) -> dict[str, Any]:
-            self.store.append_for(
-                meeting, "tokens", [meeting.issue_paper_slips(command["count"])], "meeting"
-            )
+            event = meeting.issue_paper_slips(command["count"], command["actor"])
+            self.store.append_for(meeting, "tokens", [event], "meeting", "roster")
             return {"issued": meeting.issued}
 
         return self.store.decide(command["meeting_id"], decide)
 
     @rpc
     def open_voting(self, payload: dict[str, Any]) -> dict[str, Any]:
-        command = load(schemas.MeetingRef(), payload)
+        command = load(schemas.MeetingAct(), payload)
 
         def decide(meeting: Meeting) -> dict[str, Any]:
-            self.store.append_for(meeting, "meeting", [meeting.open_voting()], "roster")
+            event = meeting.open_voting(command["actor"])
+            self.store.append_for(meeting, "meeting", [event], "roster", "tokens")
             return meeting.status()
 
         return self.store.decide(command["meeting_id"], decide)
@@ -199,7 +214,7 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
 
         def decide(meeting: Meeting) -> dict[str, Any]:
             events, mismatched = meeting.key_paper(
-                command["batch"], command["clerk"], command["entries"]
+                command["batch"], command["actor"], command["entries"]
             )
             keyings = [event for event in events if event.type == "PaperBallotKeyed"]
             ballots = [event for event in events if event.type == "BallotCast"]
@@ -207,18 +222,25 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
             writes = [self.store.write_for(meeting, "paper", keyings)]
             if ballots:
                 writes.append(self.store.write_for(meeting, "ballotbox", ballots))
-            self.store.append_writes(meeting, writes)
+            # Decided against the slips issued and open voting: neither may move meanwhile.
+            self.store.append_writes(meeting, writes, "tokens", "meeting")
             return {"accepted": meeting.returned - before, "mismatched": mismatched}
 
         return self.store.decide(command["meeting_id"], decide)
 
     @rpc
     def close_voting(self, payload: dict[str, Any]) -> dict[str, Any]:
-        command = load(schemas.MeetingRef(), payload)
+        command = load(schemas.MeetingAct(), payload)
 
         def decide(meeting: Meeting) -> dict[str, Any]:
             self.store.append_for(
-                meeting, "meeting", meeting.close_voting(), "ballotbox", "tokens", "paper"
+                meeting,
+                "meeting",
+                meeting.close_voting(command["actor"]),
+                "ballotbox",
+                "tokens",
+                "paper",
+                "roster",
             )
             return meeting.status()
 
@@ -229,7 +251,8 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
         command = load(schemas.VoidMeeting(), payload)
 
         def decide(meeting: Meeting) -> dict[str, Any]:
-            self.store.append_for(meeting, "meeting", [meeting.void(command["reason"])])
+            event = meeting.void(command["reason"], command["actor"])
+            self.store.append_for(meeting, "meeting", [event])
             return meeting.status()
 
         return self.store.decide(command["meeting_id"], decide)

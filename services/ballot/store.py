@@ -18,7 +18,7 @@ from qunping.core.envelope import NewEvent, RecordedEvent
 from qunping.core.errors import ConcurrencyError, NotFound, Refused
 from qunping.core.eventlog import EventLog, StreamWrite
 from qunping.core.tamper import refuse_if_altered
-from services.ballot.domain import Campaign, Meeting
+from services.ballot.domain import VOID, Campaign, Meeting, seat_stream, seat_taken
 from services.ballot.events import upcasters
 
 T = TypeVar("T")
@@ -42,6 +42,9 @@ class BallotStore:
         self._guard = threading.Lock()
         self._directory = Directory()
         self._directory_lock = threading.Lock()
+        self.scheduling = threading.Lock()
+        """Held from looking for a live meeting to scheduling one, in this process (the
+        seat stream orders schedulings across processes)."""
 
     def directory(self) -> Directory:
         """Kept up by reading only what the log gained since the last call (every process
@@ -80,6 +83,46 @@ class BallotStore:
         self._meetings[meeting_id] = fresh
         return fresh
 
+    def schedule(
+        self,
+        campaign_id: str,
+        community: str,
+        pledge_id: str | None,
+        decision: Callable[[Meeting | None], NewEvent],
+    ) -> NewEvent:
+        """Append the meeting `decision` schedules, given the community's live meeting.
+
+        The meeting takes the community's seat in the same append, at the version the seat
+        had when the live meeting was looked for: were another process scheduling at the
+        same time, one append is refused and decides again, finding the other's meeting.
+        """
+        seat = seat_stream(campaign_id, community, pledge_id)
+        with self.scheduling:
+            for _ in range(RETRIES):
+                taken = len(self.read_stream(seat))
+                scheduled = decision(self.live_meeting(campaign_id, community, pledge_id))
+                writes = [
+                    StreamWrite(f"meeting-{scheduled.data['meeting_id']}", [scheduled], 0),
+                    StreamWrite(seat, [seat_taken(scheduled)], taken),
+                ]
+                try:
+                    self.log.append_batch(writes)
+                except ConcurrencyError:
+                    continue
+                return scheduled
+        raise ConcurrencyError(seat, None, -1)
+
+    def live_meeting(
+        self, campaign_id: str, community: str, pledge_id: str | None
+    ) -> Meeting | None:
+        """The campaign's meeting of this community (and pledge letter) that is not void."""
+        for meeting_id in self.directory().meetings.get(campaign_id, []):
+            meeting = self.meeting(meeting_id)
+            same = (meeting.community, meeting.pledge_id) == (community, pledge_id)
+            if same and meeting.phase != VOID:
+                return meeting
+        return None
+
     def read_stream(
         self, stream: str, after_version: int = 0, *, refuse_altered: bool = False
     ) -> list[RecordedEvent]:
@@ -109,20 +152,26 @@ class BallotStore:
             stream,
             events,
             meeting.versions.get(stream, 0),
-            unchanged={
-                meeting.stream(other): meeting.versions.get(meeting.stream(other), 0)
-                for other in also
-            },
+            unchanged=self._versions_of(meeting, also),
         )
         meeting.apply_all(recorded)
         return recorded
+
+    @staticmethod
+    def _versions_of(meeting: Meeting, categories: Sequence[str]) -> dict[str, int]:
+        return {
+            meeting.stream(other): meeting.versions.get(meeting.stream(other), 0)
+            for other in categories
+        }
 
     def write_for(self, meeting: Meeting, category: str, events: Sequence[NewEvent]) -> StreamWrite:
         stream = meeting.stream(category)
         return StreamWrite(stream, events, meeting.versions.get(stream, 0))
 
-    def append_writes(self, meeting: Meeting, writes: Sequence[StreamWrite]) -> list[RecordedEvent]:
-        recorded = self.log.append_batch(writes)
+    def append_writes(
+        self, meeting: Meeting, writes: Sequence[StreamWrite], *also: str
+    ) -> list[RecordedEvent]:
+        recorded = self.log.append_batch(writes, unchanged=self._versions_of(meeting, also))
         meeting.apply_all(recorded)
         return recorded
 

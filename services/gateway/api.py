@@ -28,7 +28,16 @@ from qunping.core.metrics import ROUTE_KEY
 from qunping.core.schemas import load
 from services.gateway.auth import ORGANISER, Accounts, Principal
 from services.gateway.ratelimit import RateLimiter
-from services.gateway.routes import COMMUNITY, DISTRICT, MEETING, PLEDGE, ROUTES, UNIT, Route
+from services.gateway.routes import (
+    ACTOR,
+    COMMUNITY,
+    DISTRICT,
+    MEETING,
+    PLEDGE,
+    ROUTES,
+    UNIT,
+    Route,
+)
 from services.gateway.settings import GatewaySettings
 
 logger = logging.getLogger(__name__)
@@ -172,6 +181,8 @@ class Api:
         else:
             payload = json_payload(body)
         payload.update(path_args)
+        if route.acts and caller.principal is not None:
+            payload[ACTOR] = caller.principal.actor
         loaded = load(schema, payload)
         self.check_scope(route, loaded, caller.principal, call)
         if route.limit is not None:

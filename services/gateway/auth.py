@@ -21,11 +21,21 @@ from pymongo.errors import DuplicateKeyError
 
 from qunping.core.errors import Refused
 
-DISTRICT_ADMIN = "district_admin"
-ORGANISER = "organiser"
-ASSESSOR = "assessor"
-AUDITOR = "auditor"
-ROLES = (DISTRICT_ADMIN, ORGANISER, ASSESSOR, AUDITOR)
+# The role names are the shared library's (the services decide by them too), re-exported.
+from qunping.core.roles import ASSESSOR, AUDITOR, DISTRICT_ADMIN, ORGANISER, ROLES, SCRUTINEER
+
+__all__ = [
+    "ASSESSOR",
+    "AUDITOR",
+    "DISTRICT_ADMIN",
+    "ORGANISER",
+    "ROLES",
+    "SCRUTINEER",
+    "Accounts",
+    "Login",
+    "Principal",
+    "token_digest",
+]
 
 _hasher = PasswordHasher()
 # Verifying against this when the user is unknown takes as long as a real check, so the
@@ -41,6 +51,11 @@ class Principal:
     role: str
     community: str | None
     csrf: str
+
+    @property
+    def actor(self) -> dict[str, Any]:
+        """What a staff command carries to the services, and their events record."""
+        return {"username": self.username, "role": self.role, "community": self.community}
 
     def may_act_for(self, community: str) -> bool:
         """An organiser acts only for their own community; the other roles are district-wide."""

@@ -15,7 +15,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
 from services.gateway.api import SAFE_METHODS
-from services.gateway.routes import LOGIN, ROUTES, Route
+from services.gateway.routes import ACTOR, LOGIN, ROUTES, Route
 
 PATH_PARAMETER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 
@@ -121,7 +121,9 @@ def openapi_document() -> dict[str, Any]:
         plugins=[plugin],
         info={
             "description": "Every command and query of qunping's services, with roles: "
-            "district_admin, organiser (own community only), assessor, auditor (read-only)."
+            "district_admin, organiser (own community only), assessor, auditor (read-only), "
+            "scrutineer (监票人: opens and closes voting, keys paper ballots). Every staff "
+            "command is recorded with the account that sent it."
         },
     )
     spec.components.schema("Error", ERROR)
@@ -131,7 +133,9 @@ def openapi_document() -> dict[str, Any]:
         "session", {"type": "apiKey", "in": "cookie", "name": "qp_session"}
     )
     for schema in {route.schema for route in ROUTES}:
-        spec.components.schema(schema_name(schema), schema=schema)
+        # The acting account is the login's, set by the gateway: no client sends it.
+        shown = schema(exclude=[ACTOR]) if ACTOR in schema().fields else schema
+        spec.components.schema(schema_name(schema), schema=shown)
     operations: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
         by_method = operations.setdefault(openapi_path(route.path), {})

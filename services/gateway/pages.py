@@ -32,7 +32,7 @@ from qunping.core.metrics import ROUTE_KEY
 from services.ballot.domain import CATEGORIES
 from services.ballot.policy import DEFAULT_POLICY
 from services.gateway.api import SESSION_COOKIE, Api, RpcCall
-from services.gateway.auth import AUDITOR, DISTRICT_ADMIN, ORGANISER, Principal
+from services.gateway.auth import AUDITOR, DISTRICT_ADMIN, ORGANISER, SCRUTINEER, Principal
 from services.gateway.catalogue import CATALOGUE, LANGUAGES, ZH, explain
 from services.gateway.policy_form import editor_rows, field_errors, number, policy_from_form
 from services.gateway.qr import qr_svg
@@ -41,7 +41,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 LANG_COOKIE = "qp_lang"
 ROLE_HOMES = {"district_admin": "/desk", "organiser": "/desk", "assessor": "/district",
-              "auditor": "/audit"}  # fmt: skip
+              "auditor": "/audit", "scrutineer": "/desk"}  # fmt: skip
 SECURITY_HEADERS = {
     # Every asset is the gateway's own: no CDN, no inline script.
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
@@ -253,7 +253,7 @@ def notice(page: Page) -> Response:
 
 def desk(page: Page) -> Response:
     """The campaigns, each leading to its own page; district admins start new ones here."""
-    principal = page.staff(DISTRICT_ADMIN, ORGANISER)
+    principal = page.staff(DISTRICT_ADMIN, ORGANISER, SCRUTINEER)
     if principal is None:
         return page.to_login()
     campaigns = page.call("ballot", "list_campaigns", {})["campaigns"]
@@ -275,7 +275,7 @@ def meetings_of(page: Page, principal: Principal, campaign_id: str) -> list[dict
 def campaign_page(page: Page) -> Response:
     """One campaign: its meetings with phase and turnout, scheduling one with subjects
     picked by the policy's labels, superior assessments, grades, and the policy in words."""
-    principal = page.staff(DISTRICT_ADMIN, ORGANISER)
+    principal = page.staff(DISTRICT_ADMIN, ORGANISER, SCRUTINEER)
     if principal is None:
         return page.to_login()
     campaign_id = arg(page, "campaign_id")
@@ -337,7 +337,7 @@ def editor(
 
 
 def meeting_desk(page: Page) -> Response:
-    principal = page.staff(DISTRICT_ADMIN, ORGANISER)
+    principal = page.staff(DISTRICT_ADMIN, ORGANISER, SCRUTINEER)
     if principal is None:
         return page.to_login()
     meeting = page.call("ballot", "meeting_detail", {"meeting_id": arg(page, "meeting_id")})
@@ -358,7 +358,11 @@ def slips(page: Page) -> Response:
     if not principal.may_act_for(meeting["community"]):
         return page.render("error.html", 403, message="403")
     count = page.request.form.get("count", "")
-    payload = {"meeting_id": meeting_id, "count": int(count) if count.isdigit() else count}
+    payload = {
+        "meeting_id": meeting_id,
+        "count": int(count) if count.isdigit() else count,
+        "actor": principal.actor,
+    }
     tokens = page.call("ballot", "issue_tokens", payload)["tokens"]
     base = page.pages.api.settings.public_url or page.request.host_url.rstrip("/")
     cards = [

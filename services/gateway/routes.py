@@ -17,7 +17,7 @@ from qunping.core.feed import FeedRequest
 from services.audit import schemas as audit
 from services.ballot import schemas as ballot
 from services.gateway import schemas as gateway
-from services.gateway.auth import ASSESSOR, AUDITOR, DISTRICT_ADMIN, ORGANISER
+from services.gateway.auth import ASSESSOR, AUDITOR, DISTRICT_ADMIN, ORGANISER, SCRUTINEER
 from services.notify import schemas as notify
 from services.pledge import schemas as pledge
 from services.tally import service as tally
@@ -33,7 +33,10 @@ ORGANISERS = frozenset({DISTRICT_ADMIN, ORGANISER})
 ASSESSORS = frozenset({DISTRICT_ADMIN, ASSESSOR})
 READERS = frozenset({DISTRICT_ADMIN, AUDITOR})
 PLEDGE_READERS = frozenset({DISTRICT_ADMIN, ORGANISER, AUDITOR})
-STAFF = frozenset({DISTRICT_ADMIN, ORGANISER, ASSESSOR, AUDITOR})
+SCRUTINY = frozenset({DISTRICT_ADMIN, ORGANISER, SCRUTINEER})
+"""Who may ask to open or close voting and key paper; the ballot service's rule then
+admits only a scrutineer to open and close, and a pair of accounts to key."""
+STAFF = frozenset({DISTRICT_ADMIN, ORGANISER, ASSESSOR, AUDITOR, SCRUTINEER})
 
 DISTRICT = "district"
 """Scope: the route concerns no one community (or only district-wide roles may call it)."""
@@ -45,6 +48,9 @@ UNIT = "unit"
 """Scope: the community of the resident unit named by `unit_id`."""
 PLEDGE = "pledge"
 """Scope: the community of the pledge letter named by `pledge_id`."""
+
+ACTOR = "actor"
+"""The field of a staff act's payload naming the account that sent it."""
 
 LOGIN = "login"
 CAST = "cast"
@@ -65,6 +71,9 @@ class Route:
     takes_payload: bool = True
     can_refuse: bool = True
     """Whether the service may answer 409 (a rule forbids it now) or 404 (no such thing)."""
+    acts: bool = False
+    """A staff act: the gateway sends the login's account as `actor`, which the service
+    records with the event (whatever `actor` the client sent is replaced)."""
 
     @property
     def name(self) -> str:
@@ -104,31 +113,39 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", CAMPAIGN_PATH + "/meetings", "ballot", "list_meetings", ballot.CampaignRef,
           STAFF, "The meetings of a campaign (turnout only)"),
     Route("POST", CAMPAIGN_PATH + "/assessments", "ballot", "record_assessment",
-          ballot.RecordAssessment, ASSESSORS, "Record a community's superior assessment"),
+          ballot.RecordAssessment, ASSESSORS,
+          "Record a community's superior assessment (after its results: a correction with "
+          "a reason)", acts=True),
     # -- ballot: meetings ------------------------------------------------------------
     Route("POST", "/api/meetings", "ballot", "schedule_meeting", ballot.ScheduleMeeting,
-          ORGANISERS, "Schedule a meeting with its subjects", scope=COMMUNITY),
+          ORGANISERS, "Schedule a meeting with its subjects (one live meeting per community)",
+          scope=COMMUNITY, acts=True),
     Route("GET", MEETING_PATH, "ballot", "meeting_detail", ballot.MeetingRef, ANYONE,
           "A meeting's subjects, policy and reports; never ratings"),
     Route("GET", MEETING_PATH + "/status", "ballot", "meeting_status", ballot.MeetingRef,
           ANYONE, "A meeting's phase and turnout"),
     Route("POST", MEETING_PATH + "/reports", "ballot", "record_report", ballot.RecordReport,
-          ORGANISERS, "Record a subject's work report (述职)", scope=MEETING),
+          ORGANISERS, "Record a subject's work report (述职)", scope=MEETING, acts=True),
     Route("POST", MEETING_PATH + "/check-ins", "ballot", "check_in", ballot.CheckIn,
-          ORGANISERS, "Check in a representative (签到)", scope=MEETING),
+          ORGANISERS, "Check in a representative (签到)", scope=MEETING, acts=True),
     Route("POST", MEETING_PATH + "/tokens", "ballot", "issue_tokens", ballot.IssueTokens,
-          ORGANISERS, "Issue ballot tokens, returned in clear once", scope=MEETING),
+          ORGANISERS, "Issue ballot tokens, one per representative checked in, returned "
+          "in clear once", scope=MEETING, acts=True),
     Route("POST", MEETING_PATH + "/paper-slips", "ballot", "issue_paper_slips",
-          ballot.IssueTokens, ORGANISERS, "Issue numbered paper ballots", scope=MEETING),
-    Route("POST", MEETING_PATH + "/open", "ballot", "open_voting", ballot.MeetingRef,
-          ORGANISERS, "Open voting (needs quorum)", scope=MEETING),
+          ballot.IssueTokens, ORGANISERS,
+          "Issue numbered paper ballots, one per representative checked in", scope=MEETING,
+          acts=True),
+    Route("POST", MEETING_PATH + "/open", "ballot", "open_voting", ballot.MeetingAct,
+          SCRUTINY, "Open voting: a scrutineer, attesting the head count (needs quorum)",
+          scope=MEETING, acts=True),
     Route("POST", MEETING_PATH + "/paper-batches", "ballot", "key_paper_batch",
-          ballot.KeyPaperBatch, ORGANISERS, "One clerk's keying of a batch of paper ballots",
-          scope=MEETING),
-    Route("POST", MEETING_PATH + "/close", "ballot", "close_voting", ballot.MeetingRef,
-          ORGANISERS, "Close voting; results follow", scope=MEETING),
+          ballot.KeyPaperBatch, SCRUTINY,
+          "This account's keying of a batch of paper ballots (two accounts key each)",
+          scope=MEETING, acts=True),
+    Route("POST", MEETING_PATH + "/close", "ballot", "close_voting", ballot.MeetingAct,
+          SCRUTINY, "Close voting: a scrutineer; results follow", scope=MEETING, acts=True),
     Route("POST", MEETING_PATH + "/void", "ballot", "void_meeting", ballot.VoidMeeting, ADMIN,
-          "Void a meeting, which must be re-run"),
+          "Void a meeting with the reason; only then may it be re-run", acts=True),
     Route("POST", MEETING_PATH + "/ballots", "ballot", "cast_ballot", ballot.CastBallot,
           ANYONE, "Cast a ballot with a token: answers a tracking code", limit=CAST),
     Route("GET", MEETING_PATH + "/receipts/<code>", "ballot", "check_receipt",
@@ -165,11 +182,12 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/emails", "notify", "emails", notify.EmailQuery, READERS,
           "E-mails sent or pending", can_refuse=False),
     Route("POST", "/api/announcements", "notify", "publish_announcement",
-          notify.PublishAnnouncement, ORGANISERS, "Publish on the board (公示)",
-          scope=COMMUNITY),
+          notify.PublishAnnouncement, ORGANISERS,
+          "Publish a meeting or notice on the board (results come from the tally only)",
+          scope=COMMUNITY, acts=True),
     Route("POST", "/api/announcements/<announcement_id>/withdraw", "notify",
           "withdraw_announcement", notify.WithdrawAnnouncement, ADMIN,
-          "Withdraw an announcement"),
+          "Withdraw an announcement", acts=True),
     Route("GET", "/api/announcements", "notify", "announcements", notify.BoardQuery, ANYONE,
           "The announcement board, newest first", can_refuse=False),
     # -- pledge: 双诺双述双评 -------------------------------------------------------------
@@ -199,10 +217,10 @@ ROUTES: tuple[Route, ...] = (
           ORGANISERS, "Replace a report; the first stays in the log", scope=PLEDGE),
     Route("POST", PLEDGE_PATH + "/evaluation", "pledge", "start_evaluation",
           pledge.StartEvaluation, ORGANISERS, "Start the evaluation (评诺): a ballot meeting",
-          scope=PLEDGE),
+          scope=PLEDGE, acts=True),
     Route("POST", PLEDGE_PATH + "/evaluation/rerun", "pledge", "rerun_evaluation",
           pledge.RerunEvaluation, ORGANISERS, "Re-run an evaluation whose meeting was voided",
-          scope=PLEDGE),
+          scope=PLEDGE, acts=True),
     Route("GET", "/api/pledge-export", "pledge", "export", pledge.Export, READERS,
           "The year-end assessment file (年终考核), CSV or XLSX in base64"),
     # -- audit (read-only) -------------------------------------------------------------

@@ -64,6 +64,7 @@ class NotifyState:
             case "AnnouncementWithdrawn":
                 self.announcements[data["announcement_id"]]["withdrawn"] = {
                     "reason": data["reason"],
+                    "actor": data.get("actor"),
                     "at": format_time(event.recorded_at),
                 }
         self.position = event.position

@@ -32,10 +32,6 @@ class EmailTemplate:
 FOOTER = "\n\n——\n此邮件由群评（社区工作群众评）系统自动发送，请勿直接回复。\n"
 
 TEMPLATES: dict[str, EmailTemplate] = {
-    "results_published": EmailTemplate(
-        subject="【群评】{community} 测评结果公示：{title}",
-        body="您好：\n\n{community} 的测评结果已经公示，内容如下。\n\n{title}\n\n{body}" + FOOTER,
-    ),
     "meeting_results": EmailTemplate(
         subject="【群评】{community} 测评结果已当场公布",
         body=(
@@ -94,13 +90,6 @@ EMAIL_RULES: tuple[EmailRule, ...] = (
     EmailRule("audit_tamper_detected", "notify.TamperDetected", "tamper_detected", "district"),
     EmailRule(
         "pledge_item_overdue", "pledge.ItemOverdue", "pledge_item_overdue", "community_contacts"
-    ),
-    EmailRule(
-        "results_published",
-        "notify.AnnouncementPublished",
-        "results_published",
-        "community_contacts",
-        when={"kind": "results"},
     ),
     EmailRule(
         "meeting_announced",

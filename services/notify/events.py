@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from qunping.core.roles import recorded_actor_field
 from qunping.core.schemas import Pattern, PayloadSchemas, StrictSchema
 from qunping.core.tamper import register_tamper_events
 
@@ -23,6 +24,9 @@ TOPIC_PATTERN = Pattern(
 COMMUNITY = validate.Length(min=1, max=100)
 """A community as the ballot and tally logs name it (`光明社区`)."""
 ANNOUNCEMENT_KINDS = ("results", "meeting", "notice")
+STAFF_ANNOUNCEMENT_KINDS = ("meeting", "notice")
+"""What staff may announce. Results are announced only by the tally's own publication
+(`tally.ResultsPublished`); a `results` announcement is in old logs only."""
 
 
 @payloads.register("WebhookSubscribed")
@@ -49,7 +53,7 @@ class CommunityContactsSet(StrictSchema):
 
 
 @payloads.register("AnnouncementPublished", public=True)
-class AnnouncementPublished(StrictSchema):
+class AnnouncementPublishedV1(StrictSchema):
     """A public notice on the board: results 公示, a meeting time, any other notice."""
 
     announcement_id = fields.String(required=True, validate=ID)
@@ -59,9 +63,23 @@ class AnnouncementPublished(StrictSchema):
     body = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
 
 
+@payloads.register("AnnouncementPublished", 2, public=True)
+class AnnouncementPublished(AnnouncementPublishedV1):
+    """A notice on the board, with the account that published it (`actor`)."""
+
+    actor = recorded_actor_field()
+
+
 @payloads.register("AnnouncementWithdrawn", public=True)
-class AnnouncementWithdrawn(StrictSchema):
+class AnnouncementWithdrawnV1(StrictSchema):
     """A notice taken off the board; the original stays in the log."""
 
     announcement_id = fields.String(required=True, validate=ID)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+@payloads.register("AnnouncementWithdrawn", 2, public=True)
+class AnnouncementWithdrawn(AnnouncementWithdrawnV1):
+    """A notice taken off the board, with the account that withdrew it."""
+
+    actor = recorded_actor_field()

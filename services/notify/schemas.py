@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from qunping.core.roles import actor_field
 from qunping.core.schemas import StrictSchema
-from services.notify.events import ANNOUNCEMENT_KINDS, COMMUNITY, ID, TOPIC_PATTERN
+from services.notify.events import COMMUNITY, ID, STAFF_ANNOUNCEMENT_KINDS, TOPIC_PATTERN
 from services.notify.outbox import DEAD, DELIVERED, PENDING
 
 
@@ -46,14 +47,23 @@ class SetCommunityContacts(StrictSchema):
 class PublishAnnouncement(StrictSchema):
     announcement_id = fields.String(validate=ID)
     community = fields.String(required=True, validate=COMMUNITY)
-    kind = fields.String(required=True, validate=validate.OneOf(ANNOUNCEMENT_KINDS))
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            STAFF_ANNOUNCEMENT_KINDS,
+            error="rule 6, results announcements: staff announce a meeting or a notice; "
+            "results are announced only by the tally's own publication",
+        ),
+    )
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     body = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
+    actor = actor_field()
 
 
 class WithdrawAnnouncement(StrictSchema):
     announcement_id = fields.String(required=True, validate=ID)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    actor = actor_field()
 
 
 class BoardQuery(StrictSchema):

@@ -139,7 +139,7 @@ class NotifyService(HealthEndpoints, SignsCheckpoints):
         command.setdefault("announcement_id", uuid.uuid4().hex)
         [event] = self.log.append(
             f"announcement-{command['announcement_id']}",
-            [NewEvent("AnnouncementPublished", command)],
+            [NewEvent("AnnouncementPublished", command, schema_version=2)],
             NO_STREAM,
         )
         return {"announcement_id": command["announcement_id"], "position": event.position}
@@ -154,7 +154,7 @@ class NotifyService(HealthEndpoints, SignsCheckpoints):
             raise Refused(f"announcement {command['announcement_id']} is already withdrawn")
         self.log.append(
             f"announcement-{command['announcement_id']}",
-            [NewEvent("AnnouncementWithdrawn", command)],
+            [NewEvent("AnnouncementWithdrawn", command, schema_version=2)],
             1,
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from qunping.core.roles import actor_field
 from qunping.core.schemas import StrictSchema
 from services.pledge.domain import PLEDGE_STATUSES, STATUSES
 from services.pledge.events import ID, SHORT_TEXT, ContactSchema, side, text
@@ -107,6 +108,8 @@ class StartEvaluation(StrictSchema):
     expected_participants = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=1, max=100_000)
     )
+    actor = actor_field()
+    """Who starts it: the ballot meeting is scheduled in their name."""
 
 
 class RerunEvaluation(StartEvaluation):

@@ -195,6 +195,8 @@ class PledgeService(HealthEndpoints, SignsCheckpoints):
                     "expected_participants": command["expected_participants"],
                     "subjects": evaluation.subjects(pledge.community, pledge.unit),
                     "rerun_of": rerun_of,
+                    "pledge_id": pledge.pledge_id,
+                    "actor": command["actor"],
                 }
             )
             book.decide(

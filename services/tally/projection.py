@@ -27,6 +27,8 @@ BallotsOf = Callable[[str], Sequence[Sequence[dict[str, str]]]]
 Publish = Callable[[str, NewEvent], None]
 """Append an event to a stream of the tally log (idempotent: ids are deterministic)."""
 
+CLOSING = ("issued", "returned", "valid", "void", "blank", "reconciled")
+"""What results say of the close: the same for a close recorded in any schema version."""
 EVENT_IDS = uuid.UUID("5d0c6f1e-3b0e-4b8e-9a57-7c1f0b1a2e40")
 
 
@@ -156,7 +158,7 @@ class TallyProjection:
             "campaign_id": meeting["campaign_id"],
             "community": meeting["community"],
             "policy_hash": meeting["policy_hash"],
-            "closing": {key: value for key, value in event.data.items() if key != "meeting_id"},
+            "closing": {key: event.data[key] for key in CLOSING},
             "results": results,
             "source_position": event.position,
             "source_hash": event.hash,
@@ -198,14 +200,23 @@ class TallyProjection:
             part = scoring.contribution(
                 results["community"], results["results"], campaign["policy"]["alert_below_percent"]
             )
-            self._summarize(models, results["campaign_id"], (part, -1))
+            left = {
+                "meeting_id": meeting_id,
+                "community": results["community"],
+                "reason": event.data["reason"],
+            }
+            self._summarize(models, results["campaign_id"], (part, -1), left)
 
     def _on_AssessmentRecorded(self, event: RecordedEvent, models: ReadModels) -> None:  # noqa: N802
         data = event.data
         models.put(
             "assessments",
             f"{data['campaign_id']}:{data['community']}",
-            {key: data[key] for key in ("campaign_id", "community", "score", "assessor", "basis")},
+            {
+                **{k: data[k] for k in ("campaign_id", "community", "score", "assessor", "basis")},
+                # Events recorded before corrections existed have none.
+                "correction": data.get("correction"),
+            },
         )
         self._grade(event, models, data["campaign_id"], data["community"])
         self._summarize(models, data["campaign_id"])
@@ -232,6 +243,8 @@ class TallyProjection:
             return
         policy = campaign["policy"]
         grade = scoring.composite_grade(policy, mass, assessment["score"])
+        if assessment.get("correction"):
+            grade["assessment_corrected"] = assessment["correction"]
         previous = self._previous_grade(models, community, campaign["order"])
         document = {
             "campaign_id": campaign_id,
@@ -245,7 +258,10 @@ class TallyProjection:
         if models.get("grades", key) == {**document, "_id": key}:
             return
         models.put("grades", key, document)
-        published = {k: v for k, v in document.items() if k != "order"}
+        # The correction is public on the assessment's own event; GradeAssigned keeps its shape.
+        published = {
+            k: v for k, v in document.items() if k not in ("order", "assessment_corrected")
+        }
         self._publish(
             f"grade-{campaign_id}",
             NewEvent("GradeAssigned", published, event_id=event_id(source, f"grade:{community}")),
@@ -256,9 +272,14 @@ class TallyProjection:
         return max(earlier, key=lambda g: g["order"])["grade"] if earlier else None
 
     def _summarize(
-        self, models: ReadModels, campaign_id: str, change: Change | None = None
+        self,
+        models: ReadModels,
+        campaign_id: str,
+        change: Change | None = None,
+        voided: dict[str, str] | None = None,
     ) -> None:
-        """Keep the campaign's summary: fold a meeting's contribution in or out, recount grades."""
+        """Keep the campaign's summary: fold a meeting's contribution in or out, recount
+        grades; a voided meeting whose results left it is listed, with the reason."""
         campaign = models.get("campaigns", campaign_id)
         if campaign is None:
             return
@@ -272,6 +293,9 @@ class TallyProjection:
             "flagged": [],
             "grades": {},
         }
+        summary.setdefault("voided", [])
+        if voided is not None:
+            summary["voided"] = [*summary["voided"], voided]
         if change is not None:
             part, sign = change
             scoring.fold(summary["totals"], part, sign)

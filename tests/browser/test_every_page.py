@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext
 from pymongo import MongoClient
 
-from services.gateway.auth import DISTRICT_ADMIN
+from services.gateway.auth import DISTRICT_ADMIN, SCRUTINEER
 from tests.browser.page_checks import (
     accessibility_violations,
     internal_keys_shown,
@@ -64,7 +64,8 @@ def held_meeting(stack: Stack, admin: str, campaign: str) -> str:
         ok(call(stack, "POST", path + "/check-ins", admin,
                 json={"name": f"代表{n}", "category": "resident"}))  # fmt: skip
     tokens = ok(call(stack, "POST", path + "/tokens", admin, json={"count": 3}))["tokens"]
-    ok(call(stack, "POST", path + "/open", admin))
+    scrutineer = stack.account("scrutineer", SCRUTINEER)
+    ok(call(stack, "POST", path + "/open", scrutineer))
     detail = ok(call(stack, "GET", path))
     kinds = detail["policy"]["kinds"]
     every = [
@@ -79,7 +80,7 @@ def held_meeting(stack: Stack, admin: str, campaign: str) -> str:
     committee_only = [mark for mark in every if mark["subject"] == "committee-1"]
     for token, marks in zip(tokens, (every, committee_only, []), strict=True):
         ok(call(stack, "POST", path + "/ballots", json={"token": token, "marks": marks}))
-    ok(call(stack, "POST", path + "/close", admin))
+    ok(call(stack, "POST", path + "/close", scrutineer))
     wait_for(lambda: call(stack, "GET", path + "/results").status_code == 200, "results")
     return str(meeting["meeting_id"])
 

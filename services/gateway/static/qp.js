@@ -55,6 +55,7 @@ function offset() {
 
 const converters = {
   int: (value) => (/^-?\d+$/.test(value.trim()) ? parseInt(value, 10) : value),
+  optional: (value) => value.trim() || null,
   datetime: (value) => (value.length === 16 ? `${value}:00${offset()}` : value),
   list: (value) => value.split(",").map((part) => part.trim()).filter(Boolean),
   // "community | 开放社区活动室 | 每月 4 次 | 2026-12-10" per line

@@ -24,6 +24,7 @@ from qunping.core.mongo_eventlog import MongoEventLog
 from services.audit.sources import Sources
 from services.ballot.service import BallotService
 from services.tally.service import TallyService
+from tests.actors import Acting
 
 SERVICES = ("ballot", "tally", "notify")
 SUBJECTS = [{"kind": "committee"}, {"kind": "secretary", "name": "陈建华"}]
@@ -98,13 +99,12 @@ def recorded(
         container.start()
     try:
         with ClusterRpcProxy(config, timeout=60) as cluster:
-            campaign_id = cluster.ballot.create_campaign(
+            ballot = Acting(cluster.ballot)
+            campaign_id = ballot.create_campaign(
                 {"district": "吉州区", "year": 2012, "batch": "第二批"}
             )["campaign_id"]
-            first = hold_meeting(
-                cluster.ballot, campaign_id, "光明社区", ["满意", "不满意", "满意"]
-            )
-            cluster.ballot.record_assessment(
+            first = hold_meeting(ballot, campaign_id, "光明社区", ["满意", "不满意", "满意"])
+            ballot.record_assessment(
                 {
                     "campaign_id": campaign_id,
                     "community": "光明社区",
@@ -120,7 +120,7 @@ def recorded(
                 for event in MongoEventLog(ballot_db, "ballot").read_all()
                 if event.type == "VotingClosed"
             ]
-            second = hold_meeting(cluster.ballot, campaign_id, "太平桥社区", ["基本满意"] * 4)
+            second = hold_meeting(ballot, campaign_id, "太平桥社区", ["基本满意"] * 4)
             settle(cluster.tally, ballot_db, published=3)
     finally:
         for container in reversed(containers):  # the tally calls the ballot service

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -13,6 +14,7 @@ from qunping.core.envelope import canonical_json
 from services.audit.bundle import export
 from services.audit.replay import Scope, replay
 from services.audit.sources import Sources
+from tests.actors import ORGANISER_ACTOR, SCRUTINEER_ACTOR
 from tests.integration.audit.conftest import REPRESENTATIVE, Recorded
 from tests.integration.audit.test_audit_verify import mongo_uri_of
 
@@ -81,6 +83,23 @@ def test_the_bundle_never_puts_a_representatives_name_beside_the_ballots(
     roster = [line for line in lines if str(line.get("stream", "")).startswith("roster-")]
     assert roster and not any("event" in line for line in roster), "check-ins: headers only"
     assert any(line.get("type") == "BallotCast" and "event" in line for line in lines)
+
+
+def test_the_bundle_names_the_account_of_every_staff_act_and_of_no_ballot(
+    sources: Sources, recorded: Recorded, tmp_path: Path
+) -> None:
+    bundle, _ = export(sources, Scope(meeting=recorded.first), tmp_path)
+    lines = [line for line in lines_of(bundle) if line.get("log") == "ballot"]
+
+    def actor(line: dict[str, Any]) -> Any:
+        return line.get("actor") or line.get("event", {}).get("data", {}).get("actor")
+
+    acts = {str(line["type"]): actor(line) for line in lines if line["type"] != "BallotCast"}
+    assert acts["RepresentativeCheckedIn"] == ORGANISER_ACTOR  # a header, the name withheld
+    assert acts["TokensIssued"] == ORGANISER_ACTOR
+    assert acts["VotingOpened"] == acts["VotingClosed"] == SCRUTINEER_ACTOR
+    ballots = [line for line in lines if line["type"] == "BallotCast"]
+    assert ballots and not any(actor(line) for line in ballots)
 
 
 def rewrite_ballot(bundle: Path, value: str, *, rehash: bool) -> None:

@@ -16,6 +16,7 @@ from qunping.core.amqp import events_exchange
 from qunping.core.errors import InvalidInput, NotFound, Refused
 from services.ballot.domain import NOT_VALID, token_hash
 from services.ballot.service import BallotService
+from tests.actors import Acting
 
 SUBJECTS = [
     {"kind": "committee"},
@@ -29,7 +30,7 @@ def ballot(container_factory: Callable[..., Any], nameko_config: dict[str, Any])
     container = container_factory(BallotService, nameko_config)
     container.start()
     with ClusterRpcProxy(nameko_config) as cluster:
-        yield cluster.ballot
+        yield Acting(cluster.ballot)
 
 
 @pytest.fixture
@@ -42,7 +43,10 @@ def events_in(db: Any) -> int:
     return 0 if last is None else last["last"]
 
 
-def meeting_ready(ballot: Any, tokens: int, present: int = 50) -> tuple[str, list[str]]:
+def meeting_ready(ballot: Any, tokens: int, present: int | None = None) -> tuple[str, list[str]]:
+    """A meeting with `present` representatives checked in (enough for quorum and for one
+    token each, unless given) and `tokens` tokens issued."""
+    present = max(50, tokens) if present is None else present
     campaign = ballot.create_campaign({"district": "吉州区", "year": 2011, "batch": "第一批试点"})
     meeting = ballot.schedule_meeting(
         {
@@ -56,8 +60,14 @@ def meeting_ready(ballot: Any, tokens: int, present: int = 50) -> tuple[str, lis
         }
     )
     meeting_id = meeting["meeting_id"]
-    for n in range(present):
-        ballot.check_in({"meeting_id": meeting_id, "name": f"居民{n}", "category": "resident"})
+    checking_in = [
+        ballot.check_in.call_async(
+            {"meeting_id": meeting_id, "name": f"居民{n}", "category": "resident"}
+        )
+        for n in range(present)
+    ]
+    for reply in checking_in:
+        reply.result()
     issued = (
         ballot.issue_tokens({"meeting_id": meeting_id, "count": tokens})["tokens"] if tokens else []
     )
@@ -166,7 +176,6 @@ def test_refusals_of_phase_write_no_event(ballot: Any, ballot_db: Any) -> None:
     paper = {
         "meeting_id": meeting_id,
         "batch": "b1",
-        "clerk": "甲",
         "entries": [{"slip": 1, "marks": marks()}],
     }
     rerun = {
@@ -236,8 +245,7 @@ def test_two_casts_with_one_token_at_once_count_exactly_once(ballot: Any) -> Non
 
 
 def test_a_thousand_tokens_cast_at_once_are_each_counted_once(ballot: Any) -> None:
-    meeting_id, tokens = meeting_ready(ballot, tokens=0)
-    tokens = ballot.issue_tokens({"meeting_id": meeting_id, "count": 1000})["tokens"]
+    meeting_id, tokens = meeting_ready(ballot, tokens=1000)
     ballot.open_voting({"meeting_id": meeting_id})
 
     replies = [
@@ -268,8 +276,8 @@ def test_no_stored_or_published_datum_links_a_representative_to_a_ballot(
         connection, [queue], on_message=lambda m: (published.append(json.loads(m.body)), m.ack())
     ):
         deadline = time.monotonic() + 20
-        # campaign, meeting, 50 check-ins, tokens, opening, 50 ballots, closing
-        while len(published) < 105 and time.monotonic() < deadline:
+        # campaign, meeting, its seat, 50 check-ins, tokens, opening, 50 ballots, closing
+        while len(published) < 106 and time.monotonic() < deadline:
             try:
                 connection.drain_events(timeout=0.5)
             except TimeoutError:
@@ -300,7 +308,7 @@ def test_no_stored_or_published_datum_links_a_representative_to_a_ballot(
     assert {e["stream"].split("-")[0] for e in ballots} == {"ballotbox"}
     assert all(e["recorded_at"].hour == 0 and e["recorded_at"].minute == 0 for e in ballots)
     published_ballots = [e for e in published if e["type"].endswith(".BallotCast")]
-    assert len(published) == 105 and len(published_ballots) == 50
+    assert len(published) == 106 and len(published_ballots) == 50
     assert all(e["data"] == {"meeting_id": meeting_id, "sealed": True} for e in published_ballots)
     assert not any("居民" in json.dumps(e, ensure_ascii=False) for e in published_ballots)
 

@@ -25,7 +25,7 @@ def test_a_replica_that_saw_the_meeting_before_it_opened_accepts_a_ballot_after(
     assert second.meeting(first.meeting_id).phase == "scheduled"  # warm, then stale
     first.check_in(50)
     [token] = first.tokens(1)
-    first.do("meeting", lambda m: m.open_voting())
+    first.open()
 
     def cast(meeting: Any) -> Any:
         event = meeting.cast(token, committee("满意"))

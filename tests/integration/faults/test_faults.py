@@ -31,6 +31,7 @@ from qunping.core.errors import NotFound
 from qunping.core.mongo_eventlog import MongoEventLog
 from services.ballot.domain import token_hash
 from services.ballot.service import sealed
+from tests.actors import SCRUTINEER_ACTOR
 from tests.conftest import ARTIFACTS, MongoServer
 from tests.integration.faults.processes import ServiceProcess
 from tests.integration.faults.rabbit import SERVER, PrivateRabbit
@@ -185,7 +186,9 @@ def run_scenario(name: str, cluster: FaultCluster, seed: int, faults: list[Fault
     survival.not_valid += ledger.answered_not_valid
     cluster.all_ready()
     resolve(caller, meeting_id, ledger)
-    closed = caller.call_until_answered("ballot", "close_voting", {"meeting_id": meeting_id})
+    closed = caller.call_until_answered(
+        "ballot", "close_voting", {"meeting_id": meeting_id, "actor": SCRUTINEER_ACTOR}
+    )
     results = results_of(caller, meeting_id)
     caller.close()
 

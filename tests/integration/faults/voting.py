@@ -22,6 +22,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from qunping.core.errors import QunpingError, Refused
 from services.ballot.domain import NOT_VALID
+from tests.actors import ORGANISER_ACTOR, SCRUTINEER_ACTOR
 
 VALUES = ("满意", "基本满意", "不满意")
 ITEM = {"subject": "committee-1", "dimension": "社区服务"}
@@ -102,12 +103,23 @@ def prepare_meeting(caller: Caller, tokens: int) -> tuple[str, list[str]]:
             "place": "社区会议室",
             "expected_participants": 60,
             "subjects": SUBJECTS,
+            "actor": ORGANISER_ACTOR,
         },
     )["meeting_id"]
-    for n in range(50):
-        call("check_in", {"meeting_id": meeting_id, "name": f"代表{n}", "category": "resident"})
-    issued: list[str] = call("issue_tokens", {"meeting_id": meeting_id, "count": tokens})["tokens"]
-    call("open_voting", {"meeting_id": meeting_id})
+    for n in range(max(50, tokens)):
+        call(
+            "check_in",
+            {
+                "meeting_id": meeting_id,
+                "name": f"代表{n}",
+                "category": "resident",
+                "actor": ORGANISER_ACTOR,
+            },
+        )
+    issued: list[str] = call(
+        "issue_tokens", {"meeting_id": meeting_id, "count": tokens, "actor": ORGANISER_ACTOR}
+    )["tokens"]
+    call("open_voting", {"meeting_id": meeting_id, "actor": SCRUTINEER_ACTOR})
     return meeting_id, issued
 
 

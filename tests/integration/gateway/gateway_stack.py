@@ -53,7 +53,21 @@ class Stack:
         return self.login(username)
 
     def ballot_events(self) -> int:
-        last = self.ballot_db["events"].find_one(sort=[("_id", -1)])
+        return self.events_of(self.ballot_db)
+
+    def log_heads(self) -> dict[str, int]:
+        """The last position of every log a staff command may write (the tally's grows
+        by itself, from the ballot log)."""
+        client = self.ballot_db.client
+        prefix = self.ballot_db.name.removesuffix("ballot")
+        return {
+            name: self.events_of(client[f"{prefix}{name}"])
+            for name in ("ballot", "notify", "pledge")
+        }
+
+    @staticmethod
+    def events_of(database: Database[dict[str, Any]]) -> int:
+        last = database["events"].find_one(sort=[("_id", -1)])
         return 0 if last is None else int(last["last"])
 
 

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 import requests
 
-from services.gateway.auth import ASSESSOR, DISTRICT_ADMIN, ORGANISER, ROLES, token_digest
+from services.gateway.auth import (
+    ASSESSOR,
+    DISTRICT_ADMIN,
+    ORGANISER,
+    ROLES,
+    SCRUTINEER,
+    token_digest,
+)
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.routes import COMMUNITY, MEETING, ROUTES, Route
 from tests.integration.gateway.gateway_stack import Stack
@@ -54,16 +61,29 @@ def meeting(stack: Stack, admin: str, community: str = "光明社区") -> str:
     return str(answer.json()["meeting_id"])
 
 
-def open_meeting(stack: Stack, admin: str, tokens: int = 2) -> tuple[str, list[str]]:
-    """A meeting with 50 representatives checked in and voting open; its ballot tokens."""
-    meeting_id = meeting(stack, admin)
-    path = f"/api/meetings/{meeting_id}"
-    for n in range(50):
-        call(stack, "POST", f"{path}/check-ins", admin,
-             json={"name": f"居民{n}", "category": "resident"})  # fmt: skip
-    issued = call(stack, "POST", f"{path}/tokens", admin, json={"count": tokens}).json()
-    assert call(stack, "POST", f"{path}/open", admin).status_code == 200
-    return meeting_id, list(issued["tokens"])
+def open_meeting(
+    stack: Stack,
+    admin: str,
+    tokens: int,
+    scrutineer: str | None = None,
+    meeting_id: str | None = None,
+    present: int = 50,
+) -> tuple[str, list[str], str]:
+    """A meeting (new, or `meeting_id`) with `present` representatives checked in, `tokens`
+    tokens issued and voting opened by a scrutineer (a new account unless given): the
+    meeting id, the tokens in clear and the scrutineer's bearer token."""
+    meeting_id = meeting_id or meeting(stack, admin)
+    for n in range(present):
+        checked = call(stack, "POST", f"/api/meetings/{meeting_id}/check-ins", admin,
+                       json={"name": f"居民{n}", "category": "resident"})  # fmt: skip
+        assert checked.status_code == 200, checked.text
+    issued = call(stack, "POST", f"/api/meetings/{meeting_id}/tokens", admin,
+                  json={"count": tokens})  # fmt: skip
+    assert issued.status_code == 200, issued.text
+    scrutineer = scrutineer or stack.account(f"scrutineer-{secrets.token_hex(4)}", SCRUTINEER)
+    opened = call(stack, "POST", f"/api/meetings/{meeting_id}/open", scrutineer)
+    assert opened.status_code == 200, opened.text
+    return meeting_id, issued.json()["tokens"], scrutineer
 
 
 def test_every_endpoint_refuses_each_role_it_does_not_name_and_anyone_not_logged_in(
@@ -229,7 +249,7 @@ def test_a_voter_casts_with_a_token_and_finds_the_receipt_in_the_ballot_box(
 ) -> None:
     admin = stack.account("admin", DISTRICT_ADMIN)
     assessor = stack.account("assessor", ASSESSOR)
-    meeting_id, tokens = open_meeting(stack, admin)
+    meeting_id, tokens, _ = open_meeting(stack, admin, 2)
     marks = [{"subject": "committee-1", "dimension": "社区服务", "value": "满意"}]
     cast = call(stack, "POST", f"/api/meetings/{meeting_id}/ballots",
                 json={"token": tokens[0], "marks": marks})  # fmt: skip

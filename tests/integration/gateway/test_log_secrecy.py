@@ -72,7 +72,7 @@ def test_no_log_line_of_a_cast_holds_token_receipt_mark_address_or_user_agent(
     stack: Stack, log_lines: Lines
 ) -> None:
     admin = stack.account("admin", DISTRICT_ADMIN)
-    meeting_id, tokens = open_meeting(stack, admin)
+    meeting_id, tokens, _ = open_meeting(stack, admin, 2)
     path = f"/api/meetings/{meeting_id}"
     cast_path_starts = len(log_lines.lines)
 

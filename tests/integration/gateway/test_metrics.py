@@ -110,7 +110,7 @@ def test_metrics_move_with_a_cast_a_close_and_a_dead_lettered_webhook(
     stack: Stack, refusing: str
 ) -> None:
     admin = stack.account("admin", DISTRICT_ADMIN)
-    meeting_id, tokens = open_meeting(stack, admin)
+    meeting_id, tokens, scrutineer = open_meeting(stack, admin, 2)
     path = f"/api/meetings/{meeting_id}"
     subscribed = call(stack, "POST", "/api/webhooks", admin, json={
         "url": refusing, "event_types": ["ballot.VotingClosed"], "secret": "s" * 16,
@@ -155,7 +155,7 @@ def test_metrics_move_with_a_cast_a_close_and_a_dead_lettered_webhook(
         before["tally"], "qunping_events_handled_total", handler="on_ballot_event", outcome="ok"
     )
 
-    assert call(stack, "POST", f"{path}/close", admin).status_code == 200
+    assert call(stack, "POST", f"{path}/close", scrutineer).status_code == 200
 
     ballot = eventually("ballot", stack, relayed("ballot"))
     tally = eventually("tally", stack, projected_to(head(ballot, "ballot")))

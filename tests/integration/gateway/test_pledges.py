@@ -8,11 +8,12 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import secrets
 import time
 from datetime import timedelta
 from typing import Any
 
-from services.gateway.auth import AUDITOR, DISTRICT_ADMIN, ORGANISER
+from services.gateway.auth import AUDITOR, DISTRICT_ADMIN, ORGANISER, SCRUTINEER
 from services.pledge.dependencies import today_in_china
 from tests.integration.gateway.gateway_stack import PLEDGE_QUORUM, Stack
 from tests.integration.gateway.test_api import call
@@ -82,7 +83,8 @@ def run_evaluation_meeting(stack: Stack, organiser: str, meeting_id: str) -> Non
     tokens = ok(call(stack, "POST", path + "/tokens", organiser, json={"count": PLEDGE_QUORUM}))[
         "tokens"
     ]
-    ok(call(stack, "POST", path + "/open", organiser))
+    scrutineer = stack.account(f"scrutineer-{secrets.token_hex(4)}", SCRUTINEER)
+    ok(call(stack, "POST", path + "/open", scrutineer))
     marks = [
         {"subject": subject, "dimension": dimension, "value": "满意"}
         for subject in ("pledge_community-1", "pledge_unit-1")
@@ -90,7 +92,7 @@ def run_evaluation_meeting(stack: Stack, organiser: str, meeting_id: str) -> Non
     ]
     for token in tokens:
         ok(call(stack, "POST", path + "/ballots", json={"token": token, "marks": marks}))
-    ok(call(stack, "POST", path + "/close", organiser))
+    ok(call(stack, "POST", path + "/close", scrutineer))
 
 
 def test_an_organiser_runs_a_pledge_cycle_and_the_district_downloads_the_year_end_export(

@@ -18,6 +18,10 @@ from services.ballot.domain import NOT_VALID
 from services.ballot.service import BallotService
 from services.notify.service import NotifyService
 from services.tally.service import TallyService
+from tests.actors import (
+    ACTOR_OF,
+    Acting,
+)
 from tests.integration.ballot.test_ballot_service import marks, meeting_ready
 from tests.unit.hostile.schema_strategies import OPERATOR_VALUES, TEN_MEGABYTES, deeply_nested
 
@@ -29,7 +33,19 @@ def services(container_factory: Callable[..., Any], nameko_config: dict[str, Any
     for service in (BallotService, TallyService):
         container_factory(service, nameko_config).start()
     with ClusterRpcProxy(nameko_config, timeout=60) as cluster:
-        yield cluster
+        yield ActingCluster(cluster)
+
+
+class ActingCluster:
+    """The cluster proxy, its staff commands sent with their usual acting accounts."""
+
+    def __init__(self, cluster: Any) -> None:
+        self.ballot = Acting(cluster.ballot)
+        self.tally = cluster.tally
+        self.notify = Acting(cluster.notify)
+
+    def __getitem__(self, service: str) -> Any:
+        return getattr(self, service)
 
 
 @pytest.fixture
@@ -94,7 +110,6 @@ def commands(meeting_id: str, campaign_id: str, token: str) -> dict[str, dict[st
         "key_paper_batch": {
             "meeting_id": meeting_id,
             "batch": "b1",
-            "clerk": "甲",
             "entries": [{"slip": 1, "marks": marks()}],
         },
         "close_voting": {"meeting_id": meeting_id},
@@ -131,10 +146,17 @@ def commands(meeting_id: str, campaign_id: str, token: str) -> dict[str, dict[st
         "withdraw_announcement": {"announcement_id": "a1", "reason": "有误"},
         "announcements": {"community": "光明社区"},
     }
-    return {
+    every = {
         **{f"ballot.{m}": p for m, p in ballot.items()},
         **{f"tally.{m}": p for m, p in tally.items()},
         **{f"notify.{m}": p for m, p in notify.items()},
+    }
+    # A staff command's acting account is a field like any other: injected into, refused.
+    return {
+        command: {**payload, "actor": ACTOR_OF[command.split(".")[1]]}
+        if ACTOR_OF.get(command.split(".")[1])
+        else payload
+        for command, payload in every.items()
     }
 
 

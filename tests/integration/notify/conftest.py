@@ -10,6 +10,7 @@ import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.notify.service import NotifyService
+from tests.actors import Acting
 
 FAST_RETRIES = {
     "QUNPING_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
@@ -32,6 +33,6 @@ def start_notify(
             config = {**nameko_config, **FAST_RETRIES, **LOCAL_RECEIVERS, **overrides}
             container = container_factory(service, config)
             container.start()
-            return stack.enter_context(ClusterRpcProxy(config)).notify
+            return Acting(stack.enter_context(ClusterRpcProxy(config)).notify)
 
         yield start

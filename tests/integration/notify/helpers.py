@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tests.actors import organiser_of
+
 SECRET = "s3cr3t-shared-with-the-receiver"
 
 
@@ -19,11 +21,12 @@ def wait_until(condition: Callable[[], Any], timeout: float = 15, what: str = ""
     raise AssertionError(f"timed out waiting for {what or condition}")
 
 
-def announcement(n: int, kind: str = "notice", community: str = "光明社区") -> dict[str, str]:
+def announcement(n: int, kind: str = "notice", community: str = "光明社区") -> dict[str, Any]:
     return {
         "announcement_id": f"a{n}",
         "community": community,
         "kind": kind,
         "title": f"第{n}号公告",
         "body": "测评会定于10月12日上午9:30在社区会议室召开。",
+        "actor": organiser_of(community),
     }

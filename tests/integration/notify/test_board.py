@@ -11,17 +11,19 @@ from tests.integration.notify.helpers import announcement
 def test_the_board_shows_published_notices_and_hides_withdrawn_ones(start_notify: Any) -> None:
     notify = start_notify()
     for n in (1, 2, 3):
-        notify.publish_announcement(announcement(n, "results"))
+        notify.publish_announcement(announcement(n, "notice"))
     notify.publish_announcement(announcement(4, "meeting", community="other"))
 
     notify.withdraw_announcement({"announcement_id": "a2", "reason": "数据录入有误"})
 
     board = notify.announcements({"community": "光明社区"})
     assert [n["announcement_id"] for n in board] == ["a3", "a1"]
-    assert board[0]["title"] == "第3号公告" and board[0]["kind"] == "results"
+    assert board[0]["title"] == "第3号公告" and board[0]["kind"] == "notice"
     everything = notify.announcements({"include_withdrawn": True})
     assert [n["announcement_id"] for n in everything] == ["a4", "a3", "a2", "a1"]
     assert everything[2]["withdrawn"]["reason"] == "数据录入有误"
+    assert everything[2]["withdrawn"]["actor"]["role"] == "district_admin"
+    assert board[0]["actor"]["username"] == "organiser-光明社区"
 
 
 def test_board_commands_refuse_what_the_rules_forbid_and_write_nothing(start_notify: Any) -> None:

@@ -71,7 +71,7 @@ def mailing_notify(start_notify: Any, smtp_sink: SmtpSink) -> Any:
     return start_notify(**smtp_config(smtp_sink))
 
 
-def test_a_results_announcement_is_mailed_in_chinese_to_the_communitys_contacts(
+def test_a_meeting_announcement_is_mailed_in_chinese_to_the_communitys_contacts(
     mailing_notify: Any, smtp_sink: SmtpSink
 ) -> None:
     notify = mailing_notify
@@ -81,7 +81,7 @@ def test_a_results_announcement_is_mailed_in_chinese_to_the_communitys_contacts(
 
     notify.publish_announcement(announcement(1, "notice"))  # no rule mails a plain notice
     notify.publish_announcement(
-        {**announcement(2, "results"), "title": "2011年度测评结果", "body": "满意率 95.94%"}
+        {**announcement(2, "meeting"), "title": "2011年度测评会", "body": "10月12日上午9:30"}
     )
     [mail] = wait_until(smtp_sink.messages, what="the e-mail")
     message = message_from_string(mail["data"], policy=policy.default)
@@ -89,13 +89,13 @@ def test_a_results_announcement_is_mailed_in_chinese_to_the_communitys_contacts(
     assert sorted(mail["rcpt_tos"]) == contacts
     assert mail["login"] == USER
     assert mail["mail_from"] == "qunping@jizhou.gov.cn"
-    assert message["Subject"] == "【群评】光明社区 测评结果公示：2011年度测评结果"
+    assert message["Subject"] == "【群评】光明社区 测评会通知：2011年度测评会"
     body = message.get_body().get_content()  # type: ignore[union-attr]
-    assert "光明社区 的测评结果已经公示" in body
-    assert "满意率 95.94%" in body
+    assert "光明社区 将召开测评会" in body
+    assert "10月12日上午9:30" in body
     assert "请勿直接回复" in body
     [sent] = wait_until(lambda: notify.emails({"status": "sent"}), what="the record")
-    assert sent["rule"] == "results_published"
+    assert sent["rule"] == "meeting_announced"
     assert len(notify.emails({})) == 1
 
 
@@ -149,6 +149,7 @@ def test_a_meeting_under_the_alert_threshold_is_mailed_to_the_district(
 
     from services.ballot.service import BallotService
     from services.tally.service import TallyService
+    from tests.actors import Acting
 
     start_notify(
         **smtp_config(smtp_sink),
@@ -157,7 +158,7 @@ def test_a_meeting_under_the_alert_threshold_is_mailed_to_the_district(
     container_factory(BallotService, nameko_config).start()
     container_factory(TallyService, nameko_config).start()
     with ClusterRpcProxy(nameko_config, timeout=60) as cluster:
-        ballot = cluster.ballot
+        ballot = Acting(cluster.ballot)
         campaign_id = ballot.create_campaign(
             {"district": "吉州区", "year": 2012, "batch": "第二批"}
         )["campaign_id"]

@@ -66,11 +66,11 @@ def test_a_delivery_is_a_signed_cloudevent_matching_its_published_json_schema(
     receiver = receivers()
     subscribe(notify, receiver, ["notify.AnnouncementPublished"])
 
-    notify.publish_announcement(announcement(1, "results"))
+    notify.publish_announcement(announcement(1, "meeting"))
     [request] = wait_until(lambda: receiver.requests, what="the delivery")
 
     event = from_http(HTTPMessage(request.headers, request.body), JSONFormat())
-    schema = json.loads((DOCS / "events/notify.AnnouncementPublished.v1.json").read_text())
+    schema = json.loads((DOCS / "events/notify.AnnouncementPublished.v2.json").read_text())
     assert request.headers["Content-Type"].startswith("application/cloudevents+json")
     assert independently_verified(SECRET, request.headers, request.body)
     assert not independently_verified(SECRET, request.headers, request.body + b" ")

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from tests.actors import Acting
 from tests.integration.ballot.test_ballot_service import marks, meeting_ready
 from tests.integration.operator.local_run import LocalRun, port_free, running
 
@@ -106,16 +107,17 @@ def test_a_killed_service_is_started_again_and_takes_ballots_while_the_others_ru
     local_run.wait_ready()
     pids = local_run.services()
     with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=60) as cluster:
-        meeting_id, tokens = meeting_ready(cluster.ballot, tokens=2)
-        cluster.ballot.open_voting({"meeting_id": meeting_id})
+        ballot = Acting(cluster.ballot)
+        meeting_id, tokens = meeting_ready(ballot, tokens=2)
+        ballot.open_voting({"meeting_id": meeting_id})
         cast = {"meeting_id": meeting_id, "marks": marks()}
-        cluster.ballot.cast_ballot({**cast, "token": tokens[0]})
+        ballot.cast_ballot({**cast, "token": tokens[0]})
 
         os.kill(pids["ballot"], signal.SIGKILL)
         local_run.wait_for_output("ballot was killed by SIGKILL; starting it again in 1 s")
         local_run.wait_for_output("ballot is running again (restart 1)")
 
-        cluster.ballot.cast_ballot({**cast, "token": tokens[1]})
+        ballot.cast_ballot({**cast, "token": tokens[1]})
         deadline = time.monotonic() + 60
         while cluster.tally.board({"meeting_id": meeting_id})["returned"] != 2:
             assert time.monotonic() < deadline, "the tally did not count both ballots"

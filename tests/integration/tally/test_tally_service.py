@@ -16,11 +16,12 @@ from qunping.sample import COMMUNITIES, load_sample
 from services.ballot.service import BallotService
 from services.tally.dependencies import TallyDependency
 from services.tally.service import TallyService
+from tests.actors import Acting
 
 
 class Cluster:
     def __init__(self, proxy: Any, tally_container: Any) -> None:
-        self.ballot, self.tally = proxy.ballot, proxy.tally
+        self.ballot, self.tally = Acting(proxy.ballot), proxy.tally
         self.dependency = next(
             e for e in tally_container.extensions if isinstance(e, TallyDependency)
         )
@@ -70,13 +71,22 @@ def small_meeting(
             "subjects": [{"kind": "committee"}, {"kind": "secretary", "name": "陈建华"}],
         }
     )["meeting_id"]
-    for n in range(50):
+    for n in range(52):
         cluster.ballot.check_in(
             {"meeting_id": meeting_id, "name": f"代表{n}", "category": "resident"}
         )
     tokens = cluster.ballot.issue_tokens({"meeting_id": meeting_id, "count": 52})["tokens"]
     cluster.ballot.open_voting({"meeting_id": meeting_id})
     return campaign_id, meeting_id, tokens
+
+
+def satisfied_three(cluster: Cluster) -> tuple[str, str]:
+    """A small meeting, open, where three representatives were satisfied with 社区服务."""
+    campaign_id, meeting_id, tokens = small_meeting(cluster)
+    marks = [{"subject": "committee-1", "dimension": "社区服务", "value": "满意"}]
+    for token in tokens[:3]:
+        cluster.ballot.cast_ballot({"meeting_id": meeting_id, "token": token, "marks": marks})
+    return campaign_id, meeting_id
 
 
 def test_the_sample_district_reproduces_the_reported_figures_from_raw_ballots(
@@ -115,16 +125,13 @@ def test_the_sample_district_reproduces_the_reported_figures_from_raw_ballots(
 def test_while_open_the_board_shows_turnout_only_and_results_exist_from_the_close(
     cluster: Cluster,
 ) -> None:
-    campaign_id, meeting_id, tokens = small_meeting(cluster)
-    marks = [{"subject": "committee-1", "dimension": "社区服务", "value": "满意"}]
-    for token in tokens[:3]:
-        cluster.ballot.cast_ballot({"meeting_id": meeting_id, "token": token, "marks": marks})
+    campaign_id, meeting_id = satisfied_three(cluster)
 
     cluster.settled(lambda: cluster.tally.board({"meeting_id": meeting_id})["returned"] == 3)
     board = cluster.tally.board({"meeting_id": meeting_id})
     assert {k: board[k] for k in ("phase", "checked_in", "quorum", "issued", "returned")} == {
         "phase": "open",
-        "checked_in": 50,
+        "checked_in": 52,
         "quorum": 50,
         "issued": 52,
         "returned": 3,
@@ -152,6 +159,29 @@ def test_while_open_the_board_shows_turnout_only_and_results_exist_from_the_clos
     cluster.settled(lambda: bool(cluster.tally.grades({"campaign_id": campaign_id})["grades"]))
     [grade] = cluster.tally.grades({"campaign_id": campaign_id})["grades"]
     assert (grade["composite"], grade["grade"], grade["movement"]) == ("88.00", "标准", "first")
+
+
+def test_a_voided_meetings_results_leave_the_grade_and_the_summary_which_says_so(
+    cluster: Cluster,
+) -> None:
+    campaign_id, meeting_id = satisfied_three(cluster)
+    cluster.ballot.close_voting({"meeting_id": meeting_id})
+    cluster.ballot.record_assessment(
+        {"campaign_id": campaign_id, "community": "光明社区", "score": 70,
+         "assessor": "区委", "basis": "考评"}
+    )  # fmt: skip
+    campaign = {"campaign_id": campaign_id}
+    cluster.settled(lambda: bool(cluster.tally.grades(campaign)["grades"]))
+
+    cluster.ballot.void_meeting({"meeting_id": meeting_id, "reason": "唱票时发现选票被调换"})
+
+    cluster.settled(lambda: cluster.tally.summary(campaign)["meetings"] == 0)
+    summary = cluster.tally.summary(campaign)
+    assert summary["voided"] == [
+        {"meeting_id": meeting_id, "community": "光明社区", "reason": "唱票时发现选票被调换"}
+    ]
+    assert summary["pooled"]["committees"]["valid"] == 0
+    assert cluster.tally.grades(campaign)["grades"] == []
 
 
 def test_duplicated_and_reordered_deliveries_change_nothing(cluster: Cluster) -> None:

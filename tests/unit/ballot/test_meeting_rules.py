@@ -13,9 +13,15 @@ from services.ballot.domain import NOT_VALID, Meeting
 from services.ballot.events import payloads
 from services.ballot.policy import merged_with_defaults
 from services.ballot.store import BallotStore
+from tests.actors import (
+    ADMIN_ACTOR,
+    ORGANISER_ACTOR,
+    SCRUTINEER_ACTOR,
+)
 
 SUBJECTS = [{"kind": "committee", "name": ""}, {"kind": "secretary", "name": "王书记"}]
 DETAILS = {
+    "pledge_id": None,
     "community": "光明社区",
     "street": "古南街道",
     "starts_at": "2011-10-12T09:00:00",
@@ -33,7 +39,9 @@ class Scene:
         created = domain.create_campaign("吉州区", 2011, "第一批", merged_with_defaults(policy))
         self.log.append(f"campaign-{created.data['campaign_id']}", [created], 0)
         campaign = self.store.campaign(created.data["campaign_id"])
-        scheduled = domain.schedule_meeting(campaign, DETAILS, SUBJECTS, None)
+        scheduled = domain.schedule_meeting(
+            campaign, DETAILS, SUBJECTS, None, live=None, actor=ORGANISER_ACTOR
+        )
         self.meeting_id = scheduled.data["meeting_id"]
         self.log.append(f"meeting-{self.meeting_id}", [scheduled], 0)
 
@@ -51,12 +59,47 @@ class Scene:
 
     def check_in(self, count: int, category: str = "resident") -> None:
         for n in range(count):
-            self.do("roster", lambda m, n=n: m.check_in(f"{category}{n}", category, ""))
+            self.do(
+                "roster",
+                lambda m, n=n: m.check_in(f"{category}{n}", category, "", ORGANISER_ACTOR),
+            )
 
     def tokens(self, count: int) -> list[str]:
-        event, tokens = self.meeting().issue_tokens(count)
-        self.do("tokens", lambda m: event)
+        event, tokens = self.meeting().issue_tokens(count, ORGANISER_ACTOR)
+        self.do("tokens", lambda m: event, "roster")
         return tokens
+
+    def voting(self, *values: str) -> None:
+        """Quorum checked in, voting opened, one ballot cast per value (on the committee)."""
+        self.check_in(50)
+        tokens = self.tokens(len(values))
+        self.open()
+        for token, value in zip(tokens, values, strict=True):
+            self.do("ballotbox", lambda m, t=token, v=value: m.cast(t, committee(v)))
+
+    def slips(self, count: int) -> None:
+        self.do("tokens", lambda m: m.issue_paper_slips(count, ORGANISER_ACTOR), "roster")
+
+    def open(self, actor: Any = SCRUTINEER_ACTOR) -> None:
+        self.do("meeting", lambda m: m.open_voting(actor), "roster", "tokens")
+
+    def close(self, actor: Any = SCRUTINEER_ACTOR) -> None:
+        self.do("meeting", lambda m: m.close_voting(actor), "ballotbox", "tokens", "paper")
+
+    def key(self, clerk: Any, entries: list[dict[str, Any]]) -> list[int]:
+        """One clerk's keying of batch b1, appended; the slips whose keyings differ."""
+        meeting = self.meeting()
+        events, mismatched = meeting.key_paper("b1", clerk, entries)
+        writes = [
+            self.store.write_for(
+                meeting, "paper", [e for e in events if e.type == "PaperBallotKeyed"]
+            )
+        ]
+        ballots = [e for e in events if e.type == "BallotCast"]
+        if ballots:
+            writes.append(self.store.write_for(meeting, "ballotbox", ballots))
+        self.store.append_writes(meeting, writes, "tokens", "meeting")
+        return mismatched
 
     def events(self) -> int:
         return self.log.head().position
@@ -72,7 +115,7 @@ def test_a_meeting_below_quorum_cannot_open_and_says_how_many_are_missing() -> N
     before = scene.events()
 
     with pytest.raises(Refused) as refused:
-        scene.do("meeting", lambda m: m.open_voting())
+        scene.open()
 
     assert refused.value.details["missing"] == 3
     assert "3 more representatives" in refused.value.reason
@@ -85,22 +128,23 @@ def test_a_minimum_share_of_residents_is_part_of_the_quorum() -> None:
     scene.check_in(20, "party_member")
 
     with pytest.raises(Refused) as refused:
-        scene.do("meeting", lambda m: m.open_voting())
+        scene.open()
 
     assert refused.value.details["missing_residents"] == 5
 
 
 def test_the_same_person_cannot_check_in_twice() -> None:
     scene = Scene()
-    scene.do("roster", lambda m: m.check_in("张 三", "resident", ""))
+    scene.do("roster", lambda m: m.check_in("张 三", "resident", "", ORGANISER_ACTOR))
 
     with pytest.raises(Refused):
-        scene.do("roster", lambda m: m.check_in("张三", "resident", ""))
+        scene.do("roster", lambda m: m.check_in("张三", "resident", "", ORGANISER_ACTOR))
     assert len(scene.meeting().roster) == 1
 
 
 def test_tokens_are_stored_only_as_salted_hashes_of_128_bit_secrets() -> None:
     scene = Scene()
+    scene.check_in(5)
 
     tokens = scene.tokens(5)
 
@@ -114,6 +158,7 @@ def test_tokens_are_stored_only_as_salted_hashes_of_128_bit_secrets() -> None:
 
 def test_a_ballot_is_refused_while_voting_is_not_open() -> None:
     scene = Scene()
+    scene.check_in(1)
     [token] = scene.tokens(1)
 
     with pytest.raises(Refused) as refused:
@@ -125,7 +170,7 @@ def test_unknown_and_used_tokens_get_one_and_the_same_refusal() -> None:
     scene = Scene()
     scene.check_in(50)
     [token] = scene.tokens(1)
-    scene.do("meeting", lambda m: m.open_voting())
+    scene.open()
     scene.do("ballotbox", lambda m: m.cast(token, committee("满意")))
     before = scene.events()
 
@@ -142,7 +187,7 @@ def test_a_mark_for_something_not_rated_here_is_bad_input() -> None:
     scene = Scene()
     scene.check_in(50)
     [token] = scene.tokens(1)
-    scene.do("meeting", lambda m: m.open_voting())
+    scene.open()
 
     with pytest.raises(InvalidInput):
         scene.do(
@@ -160,7 +205,7 @@ def test_a_ballot_carries_no_voter_and_only_the_day() -> None:
     scene = Scene()
     scene.check_in(50)
     [token] = scene.tokens(1)
-    scene.do("meeting", lambda m: m.open_voting())
+    scene.open()
 
     [ballot] = scene.do("ballotbox", lambda m: [m.cast(token, committee("满意"))])
 
@@ -178,13 +223,13 @@ def test_closing_reconciles_and_counts_valid_void_and_blank() -> None:
     scene = Scene(invalid_mark_voids="ballot")
     scene.check_in(50)
     tokens = scene.tokens(4)
-    scene.do("meeting", lambda m: m.open_voting())
+    scene.open()
     for token, marks in zip(
         tokens, [committee("满意"), committee("?"), [], committee("不满意")], strict=True
     ):
         scene.do("ballotbox", lambda m, t=token, k=marks: m.cast(t, k))
 
-    scene.do("meeting", lambda m: m.close_voting(), "ballotbox", "tokens", "paper")
+    scene.close()
 
     closing = scene.meeting().closing
     assert (
@@ -197,42 +242,16 @@ def test_closing_reconciles_and_counts_valid_void_and_blank() -> None:
     assert closing["reconciled"] and scene.meeting().phase == "closed"
 
 
-def test_more_paper_ballots_returned_than_issued_voids_the_meeting() -> None:
-    scene = Scene()
-    scene.check_in(50)
-    scene.do("tokens", lambda m: m.issue_paper_slips(1))
-    scene.do("meeting", lambda m: m.open_voting())
-    entries = [{"slip": n, "marks": committee("满意")} for n in (1, 2)]
-    for clerk in ("clerk-a", "clerk-b"):
-        events, _ = scene.meeting().key_paper("b1", clerk, entries)
-        writes = [
-            scene.store.write_for(
-                scene.meeting(), "paper", [e for e in events if e.type == "PaperBallotKeyed"]
-            )
-        ]
-        ballots = [e for e in events if e.type == "BallotCast"]
-        if ballots:
-            writes.append(scene.store.write_for(scene.meeting(), "ballotbox", ballots))
-        scene.store.append_writes(scene.meeting(), writes)
-
-    scene.do("meeting", lambda m: m.close_voting(), "ballotbox", "tokens", "paper")
-
-    assert scene.meeting().returned == 2 and scene.meeting().phase == "void"
-
-
 def test_two_clerks_keying_alike_count_a_paper_ballot_and_differences_are_listed() -> None:
     scene = Scene()
     scene.check_in(50)
-    scene.do("tokens", lambda m: m.issue_paper_slips(3))
-    scene.do("meeting", lambda m: m.open_voting())
+    scene.slips(3)
+    scene.open()
     first = [{"slip": 1, "marks": committee("满意")}, {"slip": 2, "marks": committee("满意")}]
     second = [{"slip": 1, "marks": committee("满意")}, {"slip": 2, "marks": committee("不满意")}]
-    events_a, _ = scene.meeting().key_paper("b1", "clerk-a", first)
-    scene.store.append_writes(
-        scene.meeting(), [scene.store.write_for(scene.meeting(), "paper", events_a)]
-    )
+    scene.key(ORGANISER_ACTOR, first)
 
-    events_b, mismatched = scene.meeting().key_paper("b1", "clerk-b", second)
+    events_b, mismatched = scene.meeting().key_paper("b1", SCRUTINEER_ACTOR, second)
 
     assert [e.type for e in events_b].count("BallotCast") == 1
     assert mismatched == [2]
@@ -243,9 +262,13 @@ def test_only_a_voided_meeting_can_be_run_again() -> None:
     campaign = scene.store.campaign(scene.meeting().campaign_id)
 
     with pytest.raises(Refused):
-        domain.schedule_meeting(campaign, DETAILS, SUBJECTS, scene.meeting())
-    scene.do("meeting", lambda m: m.void("会场秩序混乱"))
-    rerun = domain.schedule_meeting(campaign, DETAILS, SUBJECTS, scene.meeting())
+        domain.schedule_meeting(
+            campaign, DETAILS, SUBJECTS, scene.meeting(), live=None, actor=ORGANISER_ACTOR
+        )
+    scene.do("meeting", lambda m: m.void("会场秩序混乱", ADMIN_ACTOR))
+    rerun = domain.schedule_meeting(
+        campaign, DETAILS, SUBJECTS, scene.meeting(), live=None, actor=ORGANISER_ACTOR
+    )
     assert rerun.data["rerun_of"] == scene.meeting_id
 
 
@@ -263,7 +286,7 @@ def test_an_event_applied_twice_to_a_cached_meeting_counts_once() -> None:
     scene = Scene()
     scene.check_in(50)
     [token] = scene.tokens(1)
-    scene.do("meeting", lambda m: m.open_voting())
+    scene.open()
     scene.do("ballotbox", lambda m: m.cast(token, committee("满意")))
     meeting = scene.meeting()
 

@@ -1,14 +1,14 @@
 from services.notify.email import EMAIL_RULES, TEMPLATES
 
 
-def test_a_results_announcement_renders_the_chinese_results_template() -> None:
-    data = {"community": "光明社区", "title": "2011年度测评结果", "body": "满意率 95.94%"}
+def test_a_meeting_announcement_renders_the_chinese_meeting_template() -> None:
+    data = {"community": "光明社区", "title": "2011年度测评会", "body": "10月12日上午9:30"}
 
-    subject, body = TEMPLATES["results_published"].render(data)
+    subject, body = TEMPLATES["meeting_announced"].render(data)
 
-    assert subject == "【群评】光明社区 测评结果公示：2011年度测评结果"
-    assert "光明社区 的测评结果已经公示" in body
-    assert "满意率 95.94%" in body
+    assert subject == "【群评】光明社区 测评会通知：2011年度测评会"
+    assert "光明社区 将召开测评会" in body
+    assert "10月12日上午9:30" in body
 
 
 def test_every_template_renders_with_the_fields_it_names() -> None:
@@ -42,7 +42,8 @@ def test_rules_pick_the_template_by_event_and_payload() -> None:
     def chosen(routing_key: str, data: dict[str, str]) -> list[str]:
         return [rule.template for rule in EMAIL_RULES if rule.applies_to(routing_key, data)]
 
-    assert chosen("notify.AnnouncementPublished", results) == ["results_published"]
+    # Results are mailed from the tally's own publication only, never from an announcement.
+    assert chosen("notify.AnnouncementPublished", results) == []
     assert chosen("notify.AnnouncementPublished", meeting) == ["meeting_announced"]
     assert chosen("notify.AnnouncementPublished", {"kind": "notice"}) == []
     assert chosen("tally.ResultsPublished", {"community": "c1"}) == ["meeting_results"]

@@ -10,8 +10,8 @@ from qunping.core.eventlog import EventLog
 from qunping.core.memory_eventlog import InMemoryEventLog
 from services.ballot import domain
 from services.ballot.domain import NOT_VALID, Meeting
-from services.ballot.judgement import ballots_digest
 from services.ballot.events import payloads
+from services.ballot.judgement import ballots_digest
 from services.ballot.policy import merged_with_defaults
 from services.ballot.store import BallotStore
 from tests.actors import (
@@ -78,9 +78,7 @@ class Scene:
         for token, value in zip(tokens, values, strict=True):
             self.cast(token, committee(value))
 
-    def cast(
-        self, token: str, marks: list[dict[str, str]], cast_id: str = "c" * 32
-    ) -> str:
+    def cast(self, token: str, marks: list[dict[str, str]], cast_id: str = "c" * 32) -> str:
         """A cast as the service records it (ballot and spent token apart): the receipt."""
 
         def run(meeting: Meeting) -> str:

@@ -24,9 +24,10 @@ from services.ballot.judgement import canonical_ballots
 from services.ballot.policy import merged_with_defaults
 from services.ballot.store import BallotStore
 
-SEALED = ("BallotCast", "TokenSpent", "SlipCounted", "PaperBallotKeyed")
+SEALED = ("BallotCast", "TokenSpent", "SlipCounted", "PaperBallotKeyed", "RepresentativeCheckedIn")
 """Events whose data never leaves the ballot service: a ballot's marks, a spent token's
-hash and receipt, a counted slip's number, a clerk's keying of one slip."""
+hash and receipt, a counted slip's number, a clerk's keying of one slip, a
+representative's name. Consumers count them; none needs more."""
 
 
 def sealed(event: RecordedEvent) -> dict[str, Any]:
@@ -35,6 +36,12 @@ def sealed(event: RecordedEvent) -> dict[str, Any]:
     cloudevent = to_cloudevent(event)
     if event.type in SEALED:
         cloudevent["data"] = {"meeting_id": event.data["meeting_id"], "sealed": True}
+    elif event.type == "TokensIssued":  # how many, never the hashes that spent tokens name
+        cloudevent["data"] = {
+            "meeting_id": event.data["meeting_id"],
+            "count": len(event.data["token_hashes"]),
+            "sealed": True,
+        }
     return cloudevent
 
 

@@ -146,7 +146,9 @@ class BallotStore:
         by_category: dict[str, list[NewEvent]] = {}
         for event in events:
             by_category.setdefault(BALLOT_STREAMS.get(event.type, "paper"), []).append(event)
-        writes = [self.write_for(meeting, category, found) for category, found in by_category.items()]
+        writes = [
+            self.write_for(meeting, category, found) for category, found in by_category.items()
+        ]
         also = [category for category in ("tokens", "meeting") if category not in by_category]
         self.append_writes(meeting, writes, *also)
 

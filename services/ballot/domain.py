@@ -681,7 +681,7 @@ class Meeting:
                 )
 
     def status(self) -> dict[str, Any]:
-        """What anyone may see at any time: turnout, never ratings (DESIGN.md §4.3)."""
+        """What anyone may see at any time: turnout, never ratings (no partial results)."""
         quorum = self.policy.get("quorum", {})
         return {
             "meeting_id": self.meeting_id,

@@ -232,7 +232,9 @@ def marks_of(ballot: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 def canonical_ballots(ballots: Iterable[Sequence[Mapping[str, str]]]) -> list[list[Any]]:
-    """Each ballot's marks sorted, the ballots sorted by their canonical JSON."""
+    """Each ballot's marks sorted, the ballots sorted by their canonical JSON: the ballot
+    service's own rule (services/ballot/judgement.py) written out again, as everything here
+    is, so that this file needs nothing of qunping; a unit test keeps the two equal."""
     ordered = [
         sorted(
             (

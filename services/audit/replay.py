@@ -22,6 +22,7 @@ from qunping.core.projection import CHECKPOINTS, ProjectionRunner
 from qunping.core.tamper import TAMPER_EVENTS
 from services.audit.sources import Sources
 from services.ballot.events import upcasters
+from services.ballot.judgement import ballots_digest
 from services.tally.events import upcasters as tally_upcasters
 from services.tally.projection import TallyProjection, marks_of
 
@@ -96,13 +97,23 @@ def replay(sources: Sources, *, as_of: int | None = None, scope: Scope = Scope()
     published: dict[str, tuple[str, NewEvent]] = {}
 
     ballot_boxes: dict[str, list[RecordedEvent]] = {}
+    uncommitted: list[str] = []
 
     def read(after: int) -> Iterator[RecordedEvent]:
         """The log once, in order, keeping each ballot for its meeting's close: every
-        ballot precedes the close in the log, so none is read twice."""
+        ballot precedes the close in the log, so none is read twice. A close that records
+        its ballots' digest must record the digest of the ballots the log holds."""
         for event in ballot_log.read_all(after, until_position=until):
             if event.type == "BallotCast":
                 ballot_boxes.setdefault(event.stream, []).append(upcasters.upcast(event))
+            elif event.type == "VotingClosed":
+                stated = upcasters.upcast(event).data["ballots_digest"]
+                box = marks_of(ballot_boxes.get(f"ballotbox-{event.data['meeting_id']}", []))
+                if stated is not None and stated != ballots_digest(box):
+                    uncommitted.append(
+                        f"ballot log position {event.position}: the close of meeting "
+                        f"{event.data['meeting_id']} commits to other ballots than the log's"
+                    )
             yield event
 
     def ballots_of(meeting_id: str) -> list[list[dict[str, str]]]:
@@ -124,6 +135,7 @@ def replay(sources: Sources, *, as_of: int | None = None, scope: Scope = Scope()
             on_tamper=lambda found: stopped.append(f"the replay stopped at {found}"),
         )
         report = ReplayReport(as_of=until, replayed=runner.catch_up(), differences=stopped)
+        report.differences += uncommitted
         if as_of is None or as_of == live:
             _compare_read_models(sources, scratch, projection, scope, report)
         else:

@@ -8,7 +8,12 @@ Standard library only, one file, no qunping code: it recomputes what qunping cla
    (the roster's names) appear as (position, stream, type, prev_hash, hash) only: the
    chain runs through them, so none can be added, removed or moved without breaking it.
 2. Each published meeting result, recounted from the ballots in the bundle under the
-   campaign's policy (the formulas of qunping's scoring, written out again here).
+   campaign's policy (the formulas of qunping's scoring, written out again here). A
+   meeting's ballots come as one `ballots` line, sorted by content so that nothing shows
+   the order they were cast in: their digest must be the one the meeting's close records
+   in the chain, and their number the ballot events the chain holds for the meeting, so
+   none can be altered, removed or added. (Meetings closed before the close recorded that
+   digest have their ballot events in full instead, and are recounted from those.)
 3. Each signed checkpoint (Ed25519, checked here in plain Python): those in the bundle,
    those you kept (--checkpoints FILE: the CheckpointSigned and SigningKeyAnnounced
    CloudEvents you received, one per line) and the one printed on the notice
@@ -220,7 +225,7 @@ def check_checkpoints(
     return problems
 
 
-# -- 2. the results (qunping's scoring, DESIGN.md §3) ---------------------------------
+# -- 2. the results (qunping's scoring) -----------------------------------------------
 
 
 def percent(favourable: int, valid: int) -> str | None:
@@ -375,8 +380,62 @@ def marks_of(ballot: Mapping[str, Any]) -> list[dict[str, str]]:
     return list(ballot["data"]["marks"])
 
 
+def canonical_ballots(ballots: Iterable[Sequence[Mapping[str, str]]]) -> list[list[Any]]:
+    """Each ballot's marks sorted, the ballots sorted by their canonical JSON: the ballot
+    service's own rule (services/ballot/judgement.py) written out again, as everything here
+    is, so that this file needs nothing of qunping; a unit test keeps the two equal."""
+    ordered = [
+        sorted(
+            (
+                {"subject": m["subject"], "dimension": m["dimension"], "value": m["value"]}
+                for m in b
+            ),
+            key=lambda mark: (mark["subject"], mark["dimension"], mark["value"]),
+        )
+        for b in ballots
+    ]
+    return sorted(ordered, key=canonical_json)
+
+
+def ballots_digest(ballots: Iterable[Sequence[Mapping[str, str]]]) -> str:
+    return hashlib.sha256(canonical_json(canonical_ballots(ballots))).hexdigest()
+
+
+def committed_ballots(
+    where: str,
+    ballot_lines: Sequence[Mapping[str, Any]],
+    closing: Mapping[str, Any],
+    box: Sequence[Sequence[Mapping[str, str]]] | None,
+) -> tuple[list[Any], list[str]]:
+    """A meeting's sorted ballots, checked against the digest and count in the chain."""
+    data = closing["data"]
+    if box is None:
+        return [], [f"{where}: the bundle lacks the meeting's ballots"]
+    problems = []
+    if ballots_digest(box) != data["ballots_digest"]:
+        problems.append(
+            f"{where}: the ballots in the bundle are not those the close committed to "
+            "(one altered, removed or added)"
+        )
+    cast = sum(
+        1
+        for line in ballot_lines
+        if line["stream"] == f"ballotbox-{data['meeting_id']}"
+        and line["type"] == "BallotCast"
+        and line["position"] < closing["position"]
+    )
+    if not len(box) == cast == data["returned"]:
+        problems.append(
+            f"{where}: {len(box)} ballots in the bundle, {cast} cast in the chain, "
+            f"{data['returned']} returned at the close"
+        )
+    return list(box), problems
+
+
 def check_results(
-    ballot_lines: Sequence[Mapping[str, Any]], published: Mapping[str, Any]
+    ballot_lines: Sequence[Mapping[str, Any]],
+    published: Mapping[str, Any],
+    boxes: Mapping[str, Sequence[Sequence[Mapping[str, str]]]],
 ) -> list[str]:
     data = published["data"]
     meeting_id = data["meeting_id"]
@@ -404,27 +463,32 @@ def check_results(
     )
     if campaign is None or meeting is None:
         return [f"{where}: the bundle lacks its campaign or its meeting"]
-    withheld = [
-        line["position"]
-        for line in ballot_lines
-        if line["stream"] == f"ballotbox-{meeting_id}" and line.get("event") is None
-    ]
-    if withheld:
-        return [f"{where}: ballots at positions {withheld} are withheld from the bundle"]
-    ballots = [
-        marks_of(e)
-        for e in bodies
-        if e["type"] == "BallotCast"
-        and e["stream"] == f"ballotbox-{meeting_id}"
-        and e["position"] < data["source_position"]
-    ]
-    problems = []
+    closing_body = closing.get("event")
+    problems: list[str] = []
+    if closing_body is not None and closing_body["data"].get("ballots_digest") is not None:
+        ballots, problems = committed_ballots(
+            where, ballot_lines, closing_body, boxes.get(meeting_id)
+        )
+    else:
+        withheld = [
+            line["position"]
+            for line in ballot_lines
+            if line["stream"] == f"ballotbox-{meeting_id}" and line.get("event") is None
+        ]
+        if withheld:
+            return [f"{where}: ballots at positions {withheld} are withheld from the bundle"]
+        ballots = [
+            marks_of(e)
+            for e in bodies
+            if e["type"] == "BallotCast"
+            and e["stream"] == f"ballotbox-{meeting_id}"
+            and e["position"] < data["source_position"]
+        ]
     recounted = meeting_results(campaign["policy"], meeting["subjects"], ballots)
     if published.get("schema_version", 1) == 1:
         recounted = as_version_1(recounted)
     if canonical_json(recounted) != canonical_json(data["results"]):
         problems.append(f"{where}: the ballots in the bundle recount to different results")
-    closing_body = closing.get("event")
     if closing_body is None or closing_body["type"] != "VotingClosed":
         problems.append(f"{where}: the closing event is not in the bundle")
     else:
@@ -443,13 +507,19 @@ def verify(
     kept: Sequence[Mapping[str, Any]] = (),
 ) -> list[str]:
     """`kept`: signed checkpoints and key announcements from outside the bundle."""
-    header, events = lines[0], lines[1:]
-    if header.get("kind") != "bundle" or header.get("format") != 1:
-        return ["not a qunping audit bundle (format 1)"]
+    header, rest = lines[0], lines[1:]
+    if header.get("kind") != "bundle" or header.get("format") not in (1, 2):
+        return ["not a qunping audit bundle (format 1 or 2)"]
     by_log: dict[str, list[Mapping[str, Any]]] = {}
-    for line in events:
-        by_log.setdefault(line["log"], []).append(line)
+    boxes: dict[str, Sequence[Sequence[Mapping[str, str]]]] = {}
     problems = []
+    for line in rest:
+        if line.get("kind") == "ballots":
+            if line["meeting_id"] in boxes:
+                problems.append(f"meeting {line['meeting_id']}: two ballots lines")
+            boxes[line["meeting_id"]] = line["ballots"]
+        else:
+            by_log.setdefault(line["log"], []).append(line)
     for log, stated in header["logs"].items():
         problems += check_chain(log, by_log.get(log, []), stated["head"])
     for anchor in anchors:
@@ -459,7 +529,7 @@ def verify(
             problems.append(f"{log} position {position}: not the hash vouched for ({hash_[:16]}…)")
     kept_checkpoints, kept_keys = checkpoints_in(kept)
     bundled_checkpoints, bundled_keys = checkpoints_in(
-        line for line in events if line.get("event") is not None
+        line for line in rest if line.get("event") is not None
     )
     # Keys you kept come first: the bundle's own first key is trusted only without them.
     stated_keys = [key for keys in header.get("keys", {}).values() for key in keys]
@@ -469,7 +539,7 @@ def verify(
     for line in by_log.get("tally", []):
         body = line.get("event")
         if body is not None and body["type"] == "ResultsPublished":
-            problems += check_results(by_log.get("ballot", []), body)
+            problems += check_results(by_log.get("ballot", []), body, boxes)
     return problems
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from qunping.core.envelope import NewEvent, RecordedEvent
 from qunping.core.errors import InvalidInput, Refused
 from qunping.core.roles import DISTRICT_ADMIN, SCRUTINEER, Actor, named, organiser_of
-from services.ballot.judgement import judge
+from services.ballot.judgement import ballots_digest, canonical_ballots, judge
 from services.ballot.policy import policy_hash
 
 SCHEDULED, OPEN, CLOSED, VOID = "scheduled", "open", "closed", "void"
@@ -40,6 +40,23 @@ def new_id() -> str:
 
 def token_hash(salt: str, token: str) -> str:
     return hashlib.sha256(f"{salt}:{token}".encode()).hexdigest()
+
+
+def receipt_of(meeting_id: str, token: str, cast_id: str) -> str:
+    """A voter's tracking code, derived from their token and the random cast id their
+    device chose and sends with every attempt: a retry finds the same code, and whoever
+    holds the token alone (the printer of the slips) cannot work it out. It shares nothing
+    with the ballot, so it shows whoever sees it only that some ballot is in the box."""
+    seed = f"qunping receipt:{meeting_id}:{token}:{cast_id}"
+    digits = hashlib.sha256(seed.encode()).hexdigest()[:16]
+    return "-".join(digits[i : i + 4] for i in range(0, 16, 4))
+
+
+def legacy_receipt(event: RecordedEvent) -> str:
+    """The tracking code of a ballot cast before `TokenSpent` (v1 and v2): the first 64
+    bits of its event's hash. Still answered for those meetings; no longer given out."""
+    digits = event.hash[:16]
+    return "-".join(digits[i : i + 4] for i in range(0, 16, 4))
 
 
 def normalized(name: str) -> str:
@@ -225,7 +242,10 @@ class Meeting:
     residents: int = 0
     salts: list[str] = field(default_factory=list)
     issued_tokens: set[str] = field(default_factory=set)
-    spent_tokens: set[str] = field(default_factory=set)
+    spent_tokens: dict[str, str | None] = field(default_factory=dict)
+    """Each spent token's hash and the receipt its voter was given (None before v3)."""
+    receipts: set[str] = field(default_factory=set)
+    """The tracking codes of the ballots in the box, in no order and linked to none."""
     paper_slips: int = 0
     ballots: list[list[dict[str, str]]] = field(default_factory=list)
     keyed: dict[int, dict[str, Keying]] = field(default_factory=dict)
@@ -288,9 +308,12 @@ class Meeting:
             case "VotingOpened":
                 self.phase = OPEN
             case "BallotCast":
-                self.ballots.append(data["marks"])
-                if data["token_hash"]:
-                    self.spent_tokens.add(data["token_hash"])
+                self._fold_ballot(event)
+            case "TokenSpent":
+                self.spent_tokens[data["token_hash"]] = data["receipt"]
+                self.receipts.add(data["receipt"])
+            case "SlipCounted":
+                self.accepted_slips.add(data["number"])
             case "PaperBallotKeyed":
                 clerk = data["actor"]
                 self.keyed.setdefault(data["slip"], {})[clerk["username"]] = Keying(
@@ -301,8 +324,16 @@ class Meeting:
                 self.closing = data
             case "MeetingVoided":
                 self.phase = VOID
-        if event.type == "BallotCast" and data["slip"] is not None:
-            self.accepted_slips.add(data["slip"]["number"])
+
+    def _fold_ballot(self, event: RecordedEvent) -> None:
+        data = event.data
+        self.ballots.append(data["marks"])
+        if event.schema_version < 3:  # the token or slip was recorded beside the marks
+            self.receipts.add(legacy_receipt(event))
+            if data["token_hash"]:
+                self.spent_tokens[data["token_hash"]] = None
+            if data["slip"] is not None:
+                self.accepted_slips.add(data["slip"]["number"])
 
     # -- deciding --------------------------------------------------------------------
 
@@ -434,10 +465,17 @@ class Meeting:
             schema_version=2,
         )
 
-    def cast(self, token: str, marks: Sequence[Mapping[str, str]]) -> NewEvent:
-        if self.phase != OPEN:
-            raise Refused("voting is not open", {"phase": self.phase})
-        self._check_items(marks)
+    def cast(
+        self, token: str, marks: Sequence[Mapping[str, str]], cast_id: str
+    ) -> tuple[str, list[NewEvent]]:
+        """The receipt, and the ballot with its token's spending (two events, two streams,
+        neither naming the other); no events for a retry of a recorded cast.
+
+        A retry is the same token with the same cast id (kept on the voter's device): it
+        gets the original receipt whatever marks it carries. A used token with any other
+        cast id gets the one refusal an unknown token gets, so holding a used token tells
+        nobody whether, or with what, it was cast.
+        """
         hashed = next(
             (
                 h
@@ -446,9 +484,20 @@ class Meeting:
             ),
             None,
         )
+        receipt = receipt_of(self.meeting_id, token, cast_id)
+        if hashed is not None and self.spent_tokens.get(hashed) == receipt:
+            return receipt, []
+        if self.phase != OPEN:
+            raise Refused("voting is not open", {"phase": self.phase})
+        self._check_items(marks)
         if hashed is None or hashed in self.spent_tokens:
             raise Refused(NOT_VALID)
-        return self._ballot("token", hashed, marks, None)
+        spent = NewEvent(
+            "TokenSpent",
+            {"meeting_id": self.meeting_id, "token_hash": hashed, "receipt": receipt},
+            day_precision=True,
+        )
+        return receipt, [self._ballot("token", marks), spent]
 
     def key_paper(
         self, batch: str, clerk: Actor, entries: Sequence[Mapping[str, Any]]
@@ -489,8 +538,13 @@ class Meeting:
             agreed = self._agreed(keyed[number])
             if agreed is not None:
                 accepted.add(number)
+                events.append(self._ballot("paper", agreed))
                 events.append(
-                    self._ballot("paper", None, agreed, {"batch": batch, "number": number})
+                    NewEvent(
+                        "SlipCounted",
+                        {"meeting_id": self.meeting_id, "batch": batch, "number": number},
+                        day_precision=True,
+                    )
                 )
         mismatched = sorted(
             {
@@ -570,8 +624,9 @@ class Meeting:
                 "blank": blank,
                 "reconciled": reason is None,
                 "actor": dict(actor),
+                "ballots_digest": ballots_digest(self.ballots),
             },
-            schema_version=2,
+            schema_version=3,
         )
         if reason is None:
             return [closed]
@@ -611,23 +666,13 @@ class Meeting:
 
     # -- helpers ---------------------------------------------------------------------
 
-    def _ballot(
-        self,
-        channel: str,
-        hashed: str | None,
-        marks: Sequence[Mapping[str, str]],
-        slip: dict[str, Any] | None,
-    ) -> NewEvent:
+    def _ballot(self, channel: str, marks: Sequence[Mapping[str, str]]) -> NewEvent:
+        """A ballot: its marks in a canonical order (not the order a device sent them)."""
+        [canonical] = canonical_ballots([marks])
         return NewEvent(
             "BallotCast",
-            {
-                "meeting_id": self.meeting_id,
-                "channel": channel,
-                "token_hash": hashed,
-                "slip": slip,
-                "marks": [dict(mark) for mark in marks],
-            },
-            schema_version=2,
+            {"meeting_id": self.meeting_id, "channel": channel, "marks": canonical},
+            schema_version=3,
             day_precision=True,
         )
 
@@ -651,7 +696,7 @@ class Meeting:
                 )
 
     def status(self) -> dict[str, Any]:
-        """What anyone may see at any time: turnout, never ratings (DESIGN.md §4.3)."""
+        """What anyone may see at any time: turnout, never ratings (no partial results)."""
         quorum = self.policy.get("quorum", {})
         return {
             "meeting_id": self.meeting_id,

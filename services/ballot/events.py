@@ -2,8 +2,9 @@
 
 Streams: `campaign-{id}` (the campaign, its superior assessments), `meeting-{id}` (schedule,
 reports, opening, closing), `roster-{id}` (check-ins), `tokens-{id}` (salted token hashes,
-paper slips), `ballotbox-{id}` (ballots as cast), `paper-{id}` (clerks' keyings). The roster
-and the ballot box share no key: nothing links a representative to a ballot.
+paper slips, spent tokens and their receipts), `ballotbox-{id}` (ballots as cast, marks
+only), `paper-{id}` (clerks' keyings, slips counted). The roster and the ballot box share
+no key: nothing links a representative to a ballot, nor a ballot to a token or receipt.
 """
 
 from __future__ import annotations
@@ -206,14 +207,53 @@ class BallotCastV1(StrictSchema):
 
 
 @payloads.register("BallotCast", 2)
-class BallotCast(StrictSchema):
-    """A ballot as cast: no voter, no device, the day only (the log keeps no instant)."""
+class BallotCastV2(StrictSchema):
+    """A ballot as cast, with the token it spent or the slip it was keyed from.
+
+    Version 3 keeps those apart (`TokenSpent`, `SlipCounted`); v2 ballots are read as
+    recorded, and only their marks (and channel) are ever read for counting."""
 
     meeting_id = identifier()
     channel = fields.String(required=True, validate=validate.OneOf(["token", "paper"]))
     token_hash = fields.String(required=True, allow_none=True)
     slip = fields.Nested(SlipSchema, required=True, allow_none=True)
     marks = fields.List(fields.Nested(MarkSchema), required=True)
+
+
+@payloads.register("BallotCast", 3)
+class BallotCast(StrictSchema):
+    """A ballot as cast: its marks only, in a canonical order. No token, slip or receipt
+    (each kept apart, in `TokenSpent` or `SlipCounted`), no voter, no device, the day only
+    (the log keeps no instant)."""
+
+    meeting_id = identifier()
+    channel = fields.String(required=True, validate=validate.OneOf(["token", "paper"]))
+    marks = fields.List(fields.Nested(MarkSchema), required=True)
+
+
+RECEIPT = Pattern(r"^[0-9a-f]{4}(-[0-9a-f]{4}){3}$", error="must be a tracking code")
+
+
+@payloads.register("TokenSpent")
+class TokenSpent(StrictSchema):
+    """A token was used (stream `tokens-{id}`), and the receipt its voter was given.
+
+    Apart from the ballot it cast: neither names the other. `receipt` is derived from a
+    random cast id the voter's device chose, so a retry with that id finds it again."""
+
+    meeting_id = identifier()
+    token_hash = fields.String(required=True, validate=Pattern(r"^[0-9a-f]{64}$"))
+    receipt = fields.String(required=True, validate=RECEIPT)
+
+
+@payloads.register("SlipCounted")
+class SlipCounted(StrictSchema):
+    """A paper slip two clerks keyed alike was put in the ballot box (stream `paper-{id}`),
+    apart from the ballot it became: only that this number may not be counted again."""
+
+    meeting_id = identifier()
+    batch = fields.String(required=True, validate=SHORT_TEXT)
+    number = fields.Integer(required=True, strict=True)
 
 
 @payloads.register("PaperBallotKeyed")
@@ -250,12 +290,23 @@ class VotingClosedV1(StrictSchema):
 
 
 @payloads.register("VotingClosed", 2, public=True)
-class VotingClosed(VotingClosedV1):
+class VotingClosedV2(VotingClosedV1):
     """`reconciled`: returned <= issued <= checked_in (else a MeetingVoided follows);
     `actor`: the scrutineer who closed voting."""
 
     checked_in = fields.Integer(required=True, strict=True, allow_none=True)
     actor = recorded_actor_field()
+
+
+@payloads.register("VotingClosed", 3, public=True)
+class VotingClosed(VotingClosedV2):
+    """`ballots_digest`: SHA-256 of the canonical JSON of the ballot box as an unordered
+    multiset (each ballot its marks sorted, the ballots sorted): the chain commits to the
+    ballots counted without ordering them. None for closes recorded before v3."""
+
+    ballots_digest = fields.String(
+        required=True, allow_none=True, validate=Pattern(r"^[0-9a-f]{64}$")
+    )
 
 
 @payloads.register("MeetingVoided", public=True)
@@ -309,6 +360,12 @@ for _event_type in (
 upcasters.register("MeetingScheduled", 1)(_with_actor(pledge_id=None))
 upcasters.register("AssessmentRecorded", 1)(_with_actor(correction=None))
 upcasters.register("VotingClosed", 1)(_with_actor(checked_in=None))
+
+
+@upcasters.register("VotingClosed", 2)
+def no_ballots_digest(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Closes before v3 committed to the ballots through the chain only (None)."""
+    return {**data, "ballots_digest": None}
 
 
 @upcasters.register("PaperSlipsIssued", 1)

@@ -6,10 +6,12 @@ counted, so an auditor re-deriving the results applies exactly the same rule.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from qunping.core.envelope import canonical_json
 from services.ballot.policy import scale_of
 
 Item = tuple[str, str]
@@ -62,3 +64,27 @@ def judge(
     if void_items and policy["invalid_mark_voids"] == "ballot":
         return Judgement(void_items=frozenset(void_items), void=True)
     return Judgement(ratings, frozenset(abstained), frozenset(void_items))
+
+
+def canonical_ballots(
+    ballots: Iterable[Sequence[Mapping[str, str]]],
+) -> list[list[dict[str, str]]]:
+    """The ballot box as an unordered multiset: each ballot its marks in a canonical order,
+    the ballots sorted by their canonical JSON. Nothing of the order they were cast in,
+    nor of the order a device listed the marks in, survives."""
+    ballots_sorted = [
+        sorted(
+            (
+                {"subject": m["subject"], "dimension": m["dimension"], "value": m["value"]}
+                for m in b
+            ),
+            key=lambda mark: (mark["subject"], mark["dimension"], mark["value"]),
+        )
+        for b in ballots
+    ]
+    return sorted(ballots_sorted, key=canonical_json)
+
+
+def ballots_digest(ballots: Iterable[Sequence[Mapping[str, str]]]) -> str:
+    """What `VotingClosed` commits to: SHA-256 of the canonical multiset's canonical JSON."""
+    return hashlib.sha256(canonical_json(canonical_ballots(ballots))).hexdigest()

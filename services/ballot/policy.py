@@ -1,4 +1,4 @@
-"""The scoring policy: data, never code (DESIGN.md §3).
+"""The scoring policy: data, never code.
 
 A campaign carries one; each meeting gets a copy, with its hash, when it is scheduled, so a
 later edit never changes a held meeting. Everything is an integer or a string (percentages,

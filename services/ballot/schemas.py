@@ -87,6 +87,9 @@ class CastBallot(StrictSchema):
     meeting_id = meeting_id()
     token = fields.String(required=True, validate=validate.Length(min=16, max=64))
     marks = fields.List(fields.Nested(MarkSchema), required=True, validate=validate.Length(max=500))
+    cast_id = fields.String(load_default=None, allow_none=True, validate=Pattern(r"^[0-9a-f]{32}$"))
+    """Chosen at random by the voter's device and sent with every attempt: a retry of a
+    recorded cast gets the original receipt. Without one, the service picks one."""
 
 
 class PaperEntry(StrictSchema):

@@ -6,6 +6,7 @@ messages, nothing written); every rule lives in `domain.py`.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from nameko.rpc import rpc
@@ -19,15 +20,28 @@ from qunping.core.schemas import StrictSchema, load
 from services.ballot import domain, schemas
 from services.ballot.domain import CLOSED, VOID, Meeting
 from services.ballot.events import payloads
+from services.ballot.judgement import canonical_ballots
 from services.ballot.policy import merged_with_defaults
 from services.ballot.store import BallotStore
 
+SEALED = ("BallotCast", "TokenSpent", "SlipCounted", "PaperBallotKeyed", "RepresentativeCheckedIn")
+"""Events whose data never leaves the ballot service: a ballot's marks, a spent token's
+hash and receipt, a counted slip's number, a clerk's keying of one slip, a
+representative's name. Consumers count them; none needs more."""
+
 
 def sealed(event: RecordedEvent) -> dict[str, Any]:
-    """How events leave on RabbitMQ: a ballot's marks never do, only that one was returned."""
+    """How events leave on RabbitMQ and by `read_log`: of a ballot, a spent token, a
+    counted slip or a keying only that there was one, for which meeting."""
     cloudevent = to_cloudevent(event)
-    if event.type == "BallotCast":
+    if event.type in SEALED:
         cloudevent["data"] = {"meeting_id": event.data["meeting_id"], "sealed": True}
+    elif event.type == "TokensIssued":  # how many, never the hashes that spent tokens name
+        cloudevent["data"] = {
+            "meeting_id": event.data["meeting_id"],
+            "count": len(event.data["token_hashes"]),
+            "sealed": True,
+        }
     return cloudevent
 
 
@@ -40,12 +54,6 @@ class BallotStoreDependency(EventLogDependency):
 
     def get_dependency(self, worker_ctx: Any) -> BallotStore:  # type: ignore[override]
         return self.store
-
-
-def receipt_code(event: RecordedEvent) -> str:
-    """The voter's tracking code: the first 64 bits of the ballot event's hash."""
-    digits = event.hash[:16]
-    return "-".join(digits[i : i + 4] for i in range(0, 16, 4))
 
 
 class BallotService(HealthEndpoints, SignsCheckpoints):
@@ -200,10 +208,13 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
     def cast_ballot(self, payload: dict[str, Any]) -> dict[str, Any]:
         command = load(schemas.CastBallot(), payload)
 
+        cast_id = command["cast_id"] or secrets.token_hex(16)
+
         def decide(meeting: Meeting) -> dict[str, Any]:
-            event = meeting.cast(command["token"], command["marks"])
-            [recorded] = self.store.append_for(meeting, "ballotbox", [event], "meeting", "tokens")
-            return {"receipt": receipt_code(recorded), "meeting_id": meeting.meeting_id}
+            receipt, events = meeting.cast(command["token"], command["marks"], cast_id)
+            if events:
+                self.store.append_ballots(meeting, events)
+            return {"receipt": receipt, "meeting_id": meeting.meeting_id}
 
         return self.store.decide(command["meeting_id"], decide)
 
@@ -216,14 +227,8 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
             events, mismatched = meeting.key_paper(
                 command["batch"], command["actor"], command["entries"]
             )
-            keyings = [event for event in events if event.type == "PaperBallotKeyed"]
-            ballots = [event for event in events if event.type == "BallotCast"]
             before = meeting.returned
-            writes = [self.store.write_for(meeting, "paper", keyings)]
-            if ballots:
-                writes.append(self.store.write_for(meeting, "ballotbox", ballots))
-            # Decided against the slips issued and open voting: neither may move meanwhile.
-            self.store.append_writes(meeting, writes, "tokens", "meeting")
+            self.store.append_ballots(meeting, events)
             return {"accepted": meeting.returned - before, "mismatched": mismatched}
 
         return self.store.decide(command["meeting_id"], decide)
@@ -259,39 +264,36 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
 
     @rpc
     def check_receipt(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Whether a ballot with this tracking code is in the meeting's ballot box."""
+        """Whether a ballot with this tracking code is in the meeting's ballot box (and so,
+        from the close on, counted): that one is, never which marks it had."""
         query = load(schemas.CheckReceipt(), payload)
         meeting = self.store.meeting(query["meeting_id"])
-        counted = any(
-            receipt_code(event) == query["code"]
-            for event in self.store.read_stream(meeting.stream("ballotbox"))
-        )
-        return {"meeting_id": meeting.meeting_id, "code": query["code"], "in_ballot_box": counted}
+        in_box = query["code"] in meeting.receipts
+        return {
+            "meeting_id": meeting.meeting_id,
+            "code": query["code"],
+            "in_ballot_box": in_box,
+            "counted": in_box and meeting.phase == CLOSED,
+        }
 
     @rpc
     def meeting_ballots(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """The ballots, for counting: only once voting has closed (DESIGN.md §4.3).
+        """The ballots, for counting: only once voting has closed (no partial results).
 
-        Like paper ballots tipped out of the box, they leave in no order of casting: each is
-        its marks and channel only (no position, id, time or chained hash, which would
-        order them), sorted by tracking code, which is a hash and so orders them at random.
-        Each ballot is re-hashed first: one edited in the database since it was cast is
-        refused (`Tampered`), so it is never counted.
+        Like paper ballots tipped out of the box: each ballot is its marks only, in a
+        canonical order, and the ballots are sorted by content, the multiset whose digest
+        the close records. No position, id, time, hash, channel, token, slip or receipt.
+        Each ballot is re-hashed as stored first: one edited in the database since it was
+        cast is refused (`Tampered`), so it is never counted.
         """
         meeting = self.store.meeting(load(schemas.MeetingRef(), payload)["meeting_id"])
         if meeting.phase not in (CLOSED, VOID):
             raise Refused("ballots are sealed until voting closes", {"phase": meeting.phase})
-        ballots = [
-            {
-                "receipt": receipt_code(event),
-                "channel": event.data["channel"],
-                "marks": event.data["marks"],
-            }
-            for event in self.store.read_stream(meeting.stream("ballotbox"), refuse_altered=True)
-        ]
+        box = self.store.read_stream(meeting.stream("ballotbox"), refuse_altered=True)
+        ballots = [event.data["marks"] for event in box if event.type == "BallotCast"]
         return {
             "meeting_id": meeting.meeting_id,
-            "ballots": sorted(ballots, key=lambda ballot: ballot["receipt"]),
+            "ballots": [{"marks": marks} for marks in canonical_ballots(ballots)],
         }
 
     @rpc

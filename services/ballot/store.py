@@ -23,6 +23,8 @@ from services.ballot.events import upcasters
 
 T = TypeVar("T")
 RETRIES = 20
+BALLOT_STREAMS = {"BallotCast": "ballotbox", "TokenSpent": "tokens"}
+"""Where `append_ballots` puts each event; keyings and counted slips go to `paper`."""
 
 
 @dataclass
@@ -174,6 +176,20 @@ class BallotStore:
         recorded = self.log.append_batch(writes, unchanged=self._versions_of(meeting, also))
         meeting.apply_all(recorded)
         return recorded
+
+    def append_ballots(self, meeting: Meeting, events: Sequence[NewEvent]) -> None:
+        """Append what a cast or a keying decided, each event to its own stream at once:
+        ballots to the ballot box, spent tokens to `tokens`, keyings and counted slips to
+        `paper`. Decided against the tokens or slips issued and open voting, so neither
+        may move meanwhile."""
+        by_category: dict[str, list[NewEvent]] = {}
+        for event in events:
+            by_category.setdefault(BALLOT_STREAMS.get(event.type, "paper"), []).append(event)
+        writes = [
+            self.write_for(meeting, category, found) for category, found in by_category.items()
+        ]
+        also = [category for category in ("tokens", "meeting") if category not in by_category]
+        self.append_writes(meeting, writes, *also)
 
     def decide(self, meeting_id: str, decision: Callable[[Meeting], T]) -> T:
         """Load, decide and append; decide again if another process moved a stream first.

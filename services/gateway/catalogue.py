@@ -31,8 +31,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "cast_not_valid": "选票码无效，请核对。若您刚才已按过“确认投票”，您的选票已在票箱中。",
         "cast_not_open": "现在不能投票：投票尚未开始或已经结束。",
         "cast_malformed": "选票码格式不对，请核对选票上的选票码。",
-        "cast_no_answer": "没有收到回执，您的选票可能已投入票箱。请稍候再按一次“确认投票”；"
-        "若提示选票码无效，说明选票已在票箱中。",
+        "cast_no_answer": "没有收到回执，您的选票可能已投入票箱。请稍候在本机再按一次“确认投票”："
+        "若已投入，您会收到同一个回执码，不会重复计票。",
         "receipt": "投票回执",
         "receipt_code": "回执码",
         "receipt_keep": "请保存回执码，可在会后查验您的选票已计入票箱。",
@@ -315,8 +315,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "cast_not_open": "Voting is not open: it has not started, or it is over.",
         "cast_malformed": "This is not a ballot token: check the one on your slip.",
         "cast_no_answer": "No receipt came back; your ballot may already be in the box. Wait a "
-        "moment and press “Cast my ballot” again: if the token is then not valid, your ballot "
-        "is in the box.",
+        "moment and press “Cast my ballot” again on this phone: if it is in the box, you get "
+        "the same receipt and it is not counted twice.",
         "receipt": "Receipt",
         "receipt_code": "Tracking code",
         "receipt_keep": "Keep this code: after the meeting you can check your ballot is counted.",

@@ -147,11 +147,13 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", MEETING_PATH + "/void", "ballot", "void_meeting", ballot.VoidMeeting, ADMIN,
           "Void a meeting with the reason; only then may it be re-run", acts=True),
     Route("POST", MEETING_PATH + "/ballots", "ballot", "cast_ballot", ballot.CastBallot,
-          ANYONE, "Cast a ballot with a token: answers a tracking code", limit=CAST),
-    Route("GET", MEETING_PATH + "/receipts/<code>", "ballot", "check_receipt",
-          ballot.CheckReceipt, ANYONE, "Whether a tracking code is in the ballot box"),
+          ANYONE, "Cast a ballot with a token and the device's cast id: answers a tracking "
+          "code (a retry with the same cast id, the same code)", limit=CAST),
+    Route("POST", MEETING_PATH + "/receipts", "ballot", "check_receipt",
+          ballot.CheckReceipt, ANYONE,
+          "Whether a tracking code (in the body, never the URL) is in the ballot box"),
     Route("GET", MEETING_PATH + "/ballots", "ballot", "meeting_ballots", ballot.MeetingRef,
-          READERS, "The ballots as cast, once voting has closed"),
+          READERS, "The ballots' marks, sorted by content, once voting has closed"),
     Route("GET", "/api/ballot/log", "ballot", "read_log", ballot.ReadLog, READERS,
           "The ballot log after a position, ballots sealed", can_refuse=False),
     # -- tally -----------------------------------------------------------------------

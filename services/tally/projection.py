@@ -129,7 +129,10 @@ class TallyProjection:
         self._count(models, event.data["meeting_id"], "checked_in")
 
     def _on_TokensIssued(self, event: RecordedEvent, models: ReadModels) -> None:  # noqa: N802
-        self._count(models, event.data["meeting_id"], "issued", len(event.data["token_hashes"]))
+        # Sealed on the way (the count only), in full when an audit replays the log.
+        data = event.data
+        issued = data["count"] if "count" in data else len(data["token_hashes"])
+        self._count(models, data["meeting_id"], "issued", issued)
 
     def _on_PaperSlipsIssued(self, event: RecordedEvent, models: ReadModels) -> None:  # noqa: N802
         self._count(models, event.data["meeting_id"], "issued", event.data["count"])

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from qunping import broker_access, database_access
+from services.gateway.routes import ROUTES
 from tests.deploy.manifests import (
     CHART,
     DIGEST,
@@ -324,7 +325,24 @@ def test_helm_lint_finds_no_warning_or_error() -> None:
 def test_the_default_values_run_the_gateway_with_its_service_and_ingress() -> None:
     rendered = render()
     assert "qunping-gateway" in containers(rendered)
-    assert [m["metadata"]["name"] for m in by_kind(rendered, "Ingress")] == ["qunping-gateway"]
+    ingresses = {m["metadata"]["name"]: m for m in by_kind(rendered, "Ingress")}
+    assert set(ingresses) == {"qunping-gateway", "qunping-gateway-voting"}
+
+
+def test_casting_and_receipt_checks_pass_an_ingress_that_keeps_no_access_log() -> None:
+    ingresses = {m["metadata"]["name"]: m for m in by_kind(render(), "Ingress")}
+    voting, rest = ingresses["qunping-gateway-voting"], ingresses["qunping-gateway"]
+
+    annotations = voting["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/enable-access-log"] == "false"
+    assert "nginx.ingress.kubernetes.io/enable-access-log" not in rest["metadata"]["annotations"]
+    [path] = voting["spec"]["rules"][0]["http"]["paths"]
+    pattern = re.compile(path["path"])
+    unlogged = {"/api/meetings/<meeting_id>/ballots", "/api/meetings/<meeting_id>/receipts"}
+    for route in ROUTES:
+        concrete = re.sub(r"<[a-z_]+>", "0123456789abcdef", route.path)
+        assert (pattern.fullmatch(concrete) is not None) == (route.path in unlogged), route.path
+    assert {r.rpc for r in ROUTES if r.path in unlogged} >= {"cast_ballot", "check_receipt"}
 
 
 def test_the_broker_and_database_pods_accept_only_qunping_themselves_and_the_operators() -> None:

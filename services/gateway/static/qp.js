@@ -155,14 +155,17 @@ function wireBallot(form) {
     event.preventDefault();
     errors.textContent = "";
     let reply;
+    const tokenValue = token.value.trim();
+    const castKey = `qp-cast:${form.dataset.meeting}:${tokenValue}`;
     try {
       reply = await api("POST", `/api/meetings/${form.dataset.meeting}/ballots`,
-        { token: token.value.trim(), marks: marks() });
+        { token: tokenValue, marks: marks(), cast_id: castId(castKey) });
     } catch (lost) {  // the phone lost the network: the ballot may or may not have arrived
       reply = { ok: false, status: 0, answer: {} };
     }
     const { ok, status, answer } = reply;
     if (!ok) { errors.textContent = castRefusal(errors.dataset, status, answer); return; }
+    forgetCastId(castKey);
     form.hidden = true;
     // The token is spent: drop it from the address bar and the page.
     history.replaceState(null, "", window.location.pathname);
@@ -173,6 +176,25 @@ function wireBallot(form) {
   });
 }
 
+// The cast id: chosen at random on this device and sent with every attempt at one token,
+// so a retry after a lost answer gets the original receipt (the service recorded the cast).
+// Kept until an answer comes back; it names neither the voter nor the ballot.
+function castId(key) {
+  let id = null;
+  try { id = window.localStorage.getItem(key); } catch (blocked) { id = null; }
+  if (!id) {
+    const bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    try { window.localStorage.setItem(key, id); } catch (blocked) { /* private mode: this page only */ }
+  }
+  return id;
+}
+
+function forgetCastId(key) {
+  try { window.localStorage.removeItem(key); } catch (blocked) { /* nothing kept */ }
+}
+
 function wireReceiptCheck(form) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -180,7 +202,8 @@ function wireReceiptCheck(form) {
     const out = form.querySelector(".answer");
     const errors = form.querySelector(".errors");
     errors.textContent = "";
-    const { ok, answer } = await api("GET", `/api/meetings/${form.dataset.meeting}/receipts/${encodeURIComponent(code)}`);
+    // In the body, never the URL: addresses end up in access logs and browser history.
+    const { ok, answer } = await api("POST", `/api/meetings/${form.dataset.meeting}/receipts`, { code });
     if (!ok) { errors.textContent = describe(answer); return; }
     out.textContent = answer.in_ballot_box ? out.dataset.yes : out.dataset.no;
     out.hidden = false;

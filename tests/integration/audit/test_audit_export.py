@@ -14,6 +14,7 @@ from qunping.core.envelope import canonical_json
 from services.audit.bundle import export
 from services.audit.replay import Scope, replay
 from services.audit.sources import Sources
+from services.ballot.judgement import ballots_digest
 from tests.actors import ORGANISER_ACTOR, SCRUTINEER_ACTOR
 from tests.integration.audit.conftest import REPRESENTATIVE, Recorded
 from tests.integration.audit.test_audit_verify import mongo_uri_of
@@ -82,7 +83,29 @@ def test_the_bundle_never_puts_a_representatives_name_beside_the_ballots(
     assert REPRESENTATIVE not in bundle.read_text(encoding="utf-8")
     roster = [line for line in lines if str(line.get("stream", "")).startswith("roster-")]
     assert roster and not any("event" in line for line in roster), "check-ins: headers only"
-    assert any(line.get("type") == "BallotCast" and "event" in line for line in lines)
+
+
+def test_the_bundle_gives_ballots_sorted_by_content_and_their_events_as_headers_only(
+    sources: Sources, recorded: Recorded, tmp_path: Path
+) -> None:
+    """Nothing in the bundle orders a meeting's ballots by casting or links one to a
+    token, token hash, slip or receipt: the ballot and token events are headers, and the
+    marks come as one line per meeting, sorted by content."""
+    bundle, _ = export(sources, Scope(campaign=recorded.campaign_id), tmp_path)
+    lines = lines_of(bundle)
+
+    secret = ("BallotCast", "TokenSpent", "TokensIssued", "SlipCounted", "PaperBallotKeyed")
+    headers = [line for line in lines if line.get("type") in secret]
+    assert headers and not any("event" in line for line in headers)
+    boxes = [line for line in lines if line["kind"] == "ballots"]
+    assert {line["meeting_id"] for line in boxes} == {recorded.first, recorded.second}
+    for box in boxes:
+        assert set(box) == {"kind", "meeting_id", "ballots"}
+        ballots = box["ballots"]
+        assert isinstance(ballots, list) and ballots
+        assert ballots == sorted(ballots, key=canonical_json)
+        assert all(set(mark) == {"subject", "dimension", "value"} for b in ballots for mark in b)
+    assert lines[-len(boxes) :] == boxes, "after every event: not beside any position"
 
 
 def test_the_bundle_names_the_account_of_every_staff_act_and_of_no_ballot(
@@ -102,34 +125,60 @@ def test_the_bundle_names_the_account_of_every_staff_act_and_of_no_ballot(
     assert ballots and not any(actor(line) for line in ballots)
 
 
-def rewrite_ballot(bundle: Path, value: str, *, rehash: bool) -> None:
+def rewrite_ballots(bundle: Path, change: Any) -> None:
+    """Apply `change` to the first meeting's sorted ballots in the bundle."""
     lines = lines_of(bundle)
-    ballot = next(line for line in lines if line.get("type") == "BallotCast")
-    ballot["event"]["data"]["marks"][0]["value"] = value  # type: ignore[index]
-    if rehash:
-        import hashlib
-
-        ballot["hash"] = hashlib.sha256(canonical_json(ballot["event"])).hexdigest()
+    box = next(line for line in lines if line.get("kind") == "ballots")
+    change(box["ballots"])
     bundle.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
 
 
-@pytest.mark.parametrize(
-    ("rehash", "named"),
-    [
-        (False, "altered (its content does not hash to its hash)"),
-        (True, "does not chain to position"),
-    ],
-)
-def test_an_altered_ballot_in_the_bundle_is_a_mismatch(
-    sources: Sources, recorded: Recorded, tmp_path: Path, rehash: bool, named: str
+def altered(ballots: list[Any]) -> None:
+    mark = next(m for m in ballots[0] if m["dimension"] == "社区服务")
+    mark["value"] = "不满意" if mark["value"] != "不满意" else "满意"
+
+
+def added(ballots: list[Any]) -> None:
+    ballots.append(ballots[0])
+
+
+def removed(ballots: list[Any]) -> None:
+    ballots.pop()
+
+
+@pytest.mark.parametrize("change", [altered, added, removed])
+def test_an_altered_removed_or_added_ballot_in_the_bundle_is_a_mismatch(
+    sources: Sources, recorded: Recorded, tmp_path: Path, change: Any
 ) -> None:
     bundle, _ = export(sources, Scope(meeting=recorded.first), tmp_path)
-    rewrite_ballot(bundle, "不满意", rehash=rehash)
+    rewrite_ballots(bundle, change)
 
     checked = run_verifier(tmp_path)
 
     assert checked.returncode == 1
-    assert named in checked.stdout and "MISMATCH" in checked.stdout
+    assert "not those the close committed to" in checked.stdout
+    assert "MISMATCH" in checked.stdout
+    if change is not altered:
+        assert "returned at the close" in checked.stdout
+
+
+def test_a_ballot_altered_with_the_close_recommitted_breaks_the_chain(
+    sources: Sources, recorded: Recorded, tmp_path: Path
+) -> None:
+    """An insider who alters a ballot and writes the new digest into the close changes the
+    close, which no longer hashes to the hash the chain (and the notice) records."""
+    bundle, _ = export(sources, Scope(meeting=recorded.first), tmp_path)
+    lines = lines_of(bundle)
+    box = next(line for line in lines if line.get("kind") == "ballots")
+    altered(box["ballots"])  # type: ignore[arg-type]
+    close = next(line for line in lines if line.get("type") == "VotingClosed")
+    close["event"]["data"]["ballots_digest"] = ballots_digest(box["ballots"])  # type: ignore[index]
+    bundle.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
+
+    checked = run_verifier(tmp_path)
+
+    assert checked.returncode == 1
+    assert "altered (its content does not hash to its hash)" in checked.stdout
     assert "recount to different results" in checked.stdout
 
 

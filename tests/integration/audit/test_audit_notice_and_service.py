@@ -76,7 +76,7 @@ def test_the_audit_service_answers_verify_replay_export_and_notice(
 
     assert [(log["log"], log["ok"]) for log in logs] == [(log, True) for log in REGISTRIES]
     assert replayed["ok"] and replayed["differences"] == []
-    assert exported["bundle"].startswith('{"format": 1') and "def main" in exported["verifier"]
+    assert exported["bundle"].startswith('{"format": 2') and "def main" in exported["verifier"]
     assert "公示" in notice["html"]
 
 

@@ -51,7 +51,7 @@ def test_untouched_logs_verify_with_every_anchor(sources: Sources) -> None:
 def test_an_altered_rating_is_named_with_its_stream_and_position(sources: Sources) -> None:
     ballot = ballots(sources)[1]
     sources.log("ballot").collection.update_one(
-        {"_id": ballot.position}, {"$set": {"events.0.data.marks.0.value": "满意"}}
+        {"_id": ballot.position}, {"$set": {"events.0.data.marks.0.value": "不了解"}}
     )
 
     assert broken_in(sources) == (ballot.position, ballot.stream, "altered")

@@ -14,8 +14,12 @@ from pymongo import MongoClient
 
 from qunping.core.amqp import events_exchange
 from qunping.core.errors import InvalidInput, NotFound, Refused
+from qunping.core.mongo_eventlog import MongoEventLog
 from services.ballot.domain import NOT_VALID, token_hash
+from services.ballot.events import payloads
+from services.ballot.judgement import canonical_ballots
 from services.ballot.service import BallotService
+from services.ballot.store import BallotStore
 from tests.actors import Acting
 
 SUBJECTS = [
@@ -276,8 +280,9 @@ def test_no_stored_or_published_datum_links_a_representative_to_a_ballot(
         connection, [queue], on_message=lambda m: (published.append(json.loads(m.body)), m.ack())
     ):
         deadline = time.monotonic() + 20
-        # campaign, meeting, its seat, 50 check-ins, tokens, opening, 50 ballots, closing
-        while len(published) < 106 and time.monotonic() < deadline:
+        # campaign, meeting, its seat, 50 check-ins, tokens, opening, 50 ballots and spent
+        # tokens, closing
+        while len(published) < 156 and time.monotonic() < deadline:
             try:
                 connection.drain_events(timeout=0.5)
             except TimeoutError:
@@ -307,8 +312,8 @@ def test_no_stored_or_published_datum_links_a_representative_to_a_ballot(
     assert {e["stream"].split("-")[0] for e in roster} == {"roster"}
     assert {e["stream"].split("-")[0] for e in ballots} == {"ballotbox"}
     assert all(e["recorded_at"].hour == 0 and e["recorded_at"].minute == 0 for e in ballots)
-    published_ballots = [e for e in published if e["type"].endswith(".BallotCast")]
-    assert len(published) == 106 and len(published_ballots) == 50
+    published_ballots = [e for e in published if e["type"].endswith((".BallotCast", ".TokenSpent"))]
+    assert len(published) == 156 and len(published_ballots) == 100
     assert all(e["data"] == {"meeting_id": meeting_id, "sealed": True} for e in published_ballots)
     assert not any("居民" in json.dumps(e, ensure_ascii=False) for e in published_ballots)
 
@@ -336,10 +341,10 @@ def test_ballots_leave_in_no_order_of_casting_and_tokens_are_stored_in_no_order_
 
     exported = ballot.meeting_ballots({"meeting_id": meeting_id})["ballots"]
 
-    assert all(set(b) == {"receipt", "channel", "marks"} for b in exported), (
-        "no position, id, time or chained hash"
+    assert all(set(b) == {"marks"} for b in exported), (
+        "no position, id, time, chained hash, channel or receipt"
     )
-    assert [b["receipt"] for b in exported] == sorted(b["receipt"] for b in exported)
+    assert exported == [{"marks": m} for m in canonical_ballots(b["marks"] for b in exported)]
     values = [b["marks"][0]["value"] for b in exported]
     assert values != ["满意"] * 25 + ["不满意"] * 25
     stored = [e for commit in ballot_db["events"].find() for e in commit["events"]]
@@ -376,3 +381,59 @@ def test_campaigns_and_their_meetings_are_listed_including_ones_scheduled_since(
     meetings = ballot.list_meetings({"campaign_id": first})["meetings"]
     assert [m["meeting_id"] for m in meetings] == [first_meeting, later]
     assert ballot.list_meetings({"campaign_id": second["campaign_id"]})["meetings"] == []
+
+
+def test_a_cast_recorded_by_a_process_that_died_before_answering_is_retried_to_its_receipt(
+    ballot: Any, ballot_db: Any
+) -> None:
+    """Another ballot process recorded the cast and died before answering (its answer is
+    never seen): the voter's device retries with its cast id and gets the same receipt;
+    someone else with the used token and other marks gets the unknown token's refusal."""
+    meeting_id, [token, other] = meeting_ready(ballot, tokens=2)
+    ballot.open_voting({"meeting_id": meeting_id})
+    cast_id = "5" * 32
+    dying = BallotStore(MongoEventLog(ballot_db, "ballot", payload_schemas=payloads))
+
+    def record_only(meeting: Any) -> str:
+        receipt, events = meeting.cast(token, marks("满意"), cast_id)
+        dying.append_ballots(meeting, events)
+        return receipt
+
+    lost_answer = dying.decide(meeting_id, record_only)
+    stored = ballot_db["events"].count_documents({})
+
+    retried = ballot.cast_ballot(
+        {"meeting_id": meeting_id, "token": token, "marks": marks("满意"), "cast_id": cast_id}
+    )
+    with pytest.raises(Refused) as used:
+        ballot.cast_ballot(
+            {
+                "meeting_id": meeting_id,
+                "token": token,
+                "marks": marks("不满意"),
+                "cast_id": "6" * 32,
+            }
+        )
+    with pytest.raises(Refused) as used_without_id:
+        ballot.cast_ballot({"meeting_id": meeting_id, "token": token, "marks": marks("不满意")})
+    with pytest.raises(Refused) as unknown:
+        ballot.cast_ballot({"meeting_id": meeting_id, "token": "y" * 22, "marks": marks()})
+
+    assert retried["receipt"] == lost_answer
+    assert used.value.reason == used_without_id.value.reason == unknown.value.reason == NOT_VALID
+    assert used.value.details == unknown.value.details
+    assert ballot_db["events"].count_documents({}) == stored, "nothing cast twice"
+    assert ballot.meeting_status({"meeting_id": meeting_id})["returned"] == 1
+    fresh = ballot.cast_ballot(
+        {"meeting_id": meeting_id, "token": other, "marks": marks(), "cast_id": cast_id}
+    )
+    assert fresh["receipt"] != lost_answer
+    found = ballot.check_receipt({"meeting_id": meeting_id, "code": lost_answer})
+    assert found == {
+        "meeting_id": meeting_id,
+        "code": lost_answer,
+        "in_ballot_box": True,
+        "counted": False,
+    }
+    ballot.close_voting({"meeting_id": meeting_id})
+    assert ballot.check_receipt({"meeting_id": meeting_id, "code": lost_answer})["counted"]

@@ -28,10 +28,11 @@ def test_a_replica_that_saw_the_meeting_before_it_opened_accepts_a_ballot_after(
     first.open()
 
     def cast(meeting: Any) -> Any:
-        event = meeting.cast(token, committee("满意"))
-        return second.append_for(meeting, "ballotbox", [event], "meeting", "tokens")
+        receipt, events = meeting.cast(token, committee("满意"), "1" * 32)
+        second.append_ballots(meeting, events)
+        return receipt
 
-    [recorded] = second.decide(first.meeting_id, cast)
+    receipt = second.decide(first.meeting_id, cast)
 
-    assert recorded.type == "BallotCast"
+    assert receipt in first.store.meeting(first.meeting_id, from_log=True).receipts
     assert first.store.meeting(first.meeting_id, from_log=True).returned == 1

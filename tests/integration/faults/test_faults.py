@@ -235,11 +235,15 @@ def ballot_log_differences(cluster: FaultCluster, meeting_id: str, ledger: Ledge
         for e in events
         if e["type"] == "TokensIssued" and e["data"]["meeting_id"] == meeting_id
     ]
-    cast = [
-        e["data"]
-        for e in events
-        if e["type"] == "BallotCast" and e["data"]["meeting_id"] == meeting_id
-    ]
+    # A ballot names no token; the ballot service writes it and its token's spending in one
+    # commit, which only its own database holds: pair them there, exactly as strict as before.
+    cast = []
+    for commit in cluster.database("ballot")["events"].find():
+        ballots = [e["data"] for e in commit["events"] if e["type"] == "BallotCast"]
+        spent = [e["data"] for e in commit["events"] if e["type"] == "TokenSpent"]
+        if ballots and ballots[0]["meeting_id"] == meeting_id:
+            assert len(ballots) == len(spent) == 1, f"a cast commit holds {ballots} and {spent}"
+            cast.append({**ballots[0], "token_hash": spent[0]["token_hash"]})
     hashes = Counter(ballot["token_hash"] for ballot in cast)
     by_hash = {token_hash(salt, t): t for t in ledger.values for salt in salts}
     in_box = {by_hash.get(h) for h in hashes}

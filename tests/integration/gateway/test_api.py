@@ -258,8 +258,10 @@ def test_a_voter_casts_with_a_token_and_finds_the_receipt_in_the_ballot_box(
                  json={"token": tokens[0], "marks": marks})  # fmt: skip
     assert again.status_code == 409
     code = cast.json()["receipt"]
-    found = call(stack, "GET", f"/api/meetings/{meeting_id}/receipts/{code}").json()
-    assert found["in_ballot_box"] is True
+    found = call(stack, "POST", f"/api/meetings/{meeting_id}/receipts", json={"code": code})
+    assert found.json()["in_ballot_box"] is True
+    in_the_path = call(stack, "GET", f"/api/meetings/{meeting_id}/receipts/{code}")
+    assert in_the_path.status_code == 404, "a tracking code is never part of an address"
     sealed = call(stack, "GET", f"/api/meetings/{meeting_id}/ballots", admin)
     assert sealed.status_code == 409
     assert call(stack, "POST", f"/api/meetings/{meeting_id}/close", assessor).status_code == 403

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.audit import verify_bundle
+from services.ballot import judgement
 from services.ballot.policy import DEFAULT_POLICY
 from services.tally import scoring
 
@@ -77,3 +78,17 @@ def test_results_published_as_version_1_upcast_exactly_to_version_2(
     for subject in today["subjects"]:
         for item in subject["dimensions"]:
             assert item["valid"] + item["abstained"] + item["void"] + item["blank"] == len(ballots)
+
+
+@given(ballots=st.lists(marks, max_size=30), seed=st.randoms())
+@settings(max_examples=100, deadline=None)
+def test_the_verifier_digests_a_ballot_box_as_the_close_does_in_any_order(
+    ballots: list[list[dict[str, str]]], seed: Any
+) -> None:
+    shuffled = [seed.sample(ballot, len(ballot)) for ballot in ballots]
+    seed.shuffle(shuffled)
+
+    stated = judgement.ballots_digest(ballots)
+
+    assert verify_bundle.ballots_digest(shuffled) == stated
+    assert verify_bundle.canonical_ballots(shuffled) == judgement.canonical_ballots(ballots)

@@ -289,7 +289,10 @@ def test_keying_records_the_account_and_the_ballot_names_no_one() -> None:
     keyed = [e.data["actor"] for e in scene.log.read_all() if e.type == "PaperBallotKeyed"]
     [ballot] = [e for e in scene.log.read_all() if e.type == "BallotCast"]
     assert keyed == [ORGANISER_ACTOR, SCRUTINEER_ACTOR]
-    assert "actor" not in ballot.data and "clerk" not in ballot.data
+    assert set(ballot.data) == {"meeting_id", "channel", "marks"}, "no clerk, no slip number"
+    [counted] = [e for e in scene.log.read_all() if e.type == "SlipCounted"]
+    assert counted.stream == f"paper-{scene.meeting_id}"
+    assert set(counted.data) == {"meeting_id", "batch", "number"}, "the slip, apart from marks"
 
 
 # -- rule 5: assessments after the results ---------------------------------------------
@@ -334,7 +337,8 @@ def test_every_staff_event_records_its_account_and_no_ballot_names_anyone() -> N
 
     events = list(scene.log.read_all())
     # The campaign itself is created before any meeting, by a district account; it names none.
-    staff = [e for e in events if e.type not in ("BallotCast", "CampaignCreated")]
+    # A voter's ballot and the spending of their token name no one either.
+    staff = [e for e in events if e.type not in ("BallotCast", "TokenSpent", "CampaignCreated")]
     assert {e.type for e in staff} == {
         "MeetingScheduled",
         "RepresentativeCheckedIn",
@@ -344,4 +348,4 @@ def test_every_staff_event_records_its_account_and_no_ballot_names_anyone() -> N
     }
     assert all(e.data["actor"]["username"] for e in staff)
     [ballot] = [e for e in events if e.type == "BallotCast"]
-    assert set(ballot.data) == {"meeting_id", "channel", "token_hash", "slip", "marks"}
+    assert set(ballot.data) == {"meeting_id", "channel", "marks"}

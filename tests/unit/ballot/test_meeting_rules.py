@@ -11,6 +11,7 @@ from qunping.core.memory_eventlog import InMemoryEventLog
 from services.ballot import domain
 from services.ballot.domain import NOT_VALID, Meeting
 from services.ballot.events import payloads
+from services.ballot.judgement import ballots_digest
 from services.ballot.policy import merged_with_defaults
 from services.ballot.store import BallotStore
 from tests.actors import (
@@ -75,7 +76,18 @@ class Scene:
         tokens = self.tokens(len(values))
         self.open()
         for token, value in zip(tokens, values, strict=True):
-            self.do("ballotbox", lambda m, t=token, v=value: m.cast(t, committee(v)))
+            self.cast(token, committee(value))
+
+    def cast(self, token: str, marks: list[dict[str, str]], cast_id: str = "c" * 32) -> str:
+        """A cast as the service records it (ballot and spent token apart): the receipt."""
+
+        def run(meeting: Meeting) -> str:
+            receipt, events = meeting.cast(token, marks, cast_id)
+            if events:
+                self.store.append_ballots(meeting, events)
+            return receipt
+
+        return self.store.decide(self.meeting_id, run)
 
     def slips(self, count: int) -> None:
         self.do("tokens", lambda m: m.issue_paper_slips(count, ORGANISER_ACTOR), "roster")
@@ -90,15 +102,7 @@ class Scene:
         """One clerk's keying of batch b1, appended; the slips whose keyings differ."""
         meeting = self.meeting()
         events, mismatched = meeting.key_paper("b1", clerk, entries)
-        writes = [
-            self.store.write_for(
-                meeting, "paper", [e for e in events if e.type == "PaperBallotKeyed"]
-            )
-        ]
-        ballots = [e for e in events if e.type == "BallotCast"]
-        if ballots:
-            writes.append(self.store.write_for(meeting, "ballotbox", ballots))
-        self.store.append_writes(meeting, writes, "tokens", "meeting")
+        self.store.append_ballots(meeting, events)
         return mismatched
 
     def events(self) -> int:
@@ -162,7 +166,7 @@ def test_a_ballot_is_refused_while_voting_is_not_open() -> None:
     [token] = scene.tokens(1)
 
     with pytest.raises(Refused) as refused:
-        scene.do("ballotbox", lambda m: m.cast(token, committee("满意")))
+        scene.cast(token, committee("满意"))
     assert "not open" in refused.value.reason
 
 
@@ -171,13 +175,13 @@ def test_unknown_and_used_tokens_get_one_and_the_same_refusal() -> None:
     scene.check_in(50)
     [token] = scene.tokens(1)
     scene.open()
-    scene.do("ballotbox", lambda m: m.cast(token, committee("满意")))
+    scene.cast(token, committee("满意"))
     before = scene.events()
 
     with pytest.raises(Refused) as used:
-        scene.do("ballotbox", lambda m: m.cast(token, committee("满意")))
+        scene.cast(token, committee("不满意"), cast_id="d" * 32)
     with pytest.raises(Refused) as unknown:
-        scene.do("ballotbox", lambda m: m.cast("x" * 22, committee("满意")))
+        scene.cast("x" * 22, committee("满意"))
 
     assert used.value.reason == unknown.value.reason == NOT_VALID
     assert scene.events() == before
@@ -190,33 +194,68 @@ def test_a_mark_for_something_not_rated_here_is_bad_input() -> None:
     scene.open()
 
     with pytest.raises(InvalidInput):
-        scene.do(
-            "ballotbox",
-            lambda m: m.cast(
-                token, [{"subject": "graduate-9", "dimension": "德", "value": "优秀"}]
-            ),
-        )
+        scene.cast(token, [{"subject": "graduate-9", "dimension": "德", "value": "优秀"}])
     with pytest.raises(InvalidInput):
-        scene.do("ballotbox", lambda m: m.cast(token, committee("满意", dimension="德")))
+        scene.cast(token, committee("满意", dimension="德"))
     assert scene.meeting().returned == 0
 
 
-def test_a_ballot_carries_no_voter_and_only_the_day() -> None:
+def test_a_ballot_carries_its_marks_only_and_only_the_day() -> None:
+    """No token hash, slip or receipt beside the marks: the token's spending is an event of
+    its own, in the tokens stream, which names no ballot."""
     scene = Scene()
     scene.check_in(50)
     [token] = scene.tokens(1)
     scene.open()
+    marks = [*committee("满意", dimension="治安"), *committee("不满意")]
 
-    [ballot] = scene.do("ballotbox", lambda m: [m.cast(token, committee("满意"))])
+    receipt = scene.cast(token, marks)
 
-    recorded = scene.log.read_stream(f"ballotbox-{scene.meeting_id}")[0]
-    assert set(recorded.data) == {"meeting_id", "channel", "token_hash", "slip", "marks"}
-    assert (
-        recorded.recorded_at.hour,
-        recorded.recorded_at.minute,
-        recorded.recorded_at.second,
-    ) == (0, 0, 0)
-    assert ballot.type == "BallotCast"
+    [recorded] = scene.log.read_stream(f"ballotbox-{scene.meeting_id}")
+    assert recorded.type == "BallotCast" and recorded.schema_version == 3
+    assert set(recorded.data) == {"meeting_id", "channel", "marks"}
+    assert recorded.data["marks"] == sorted(marks, key=lambda m: (m["dimension"], m["value"]))
+    spent = scene.log.read_stream(f"tokens-{scene.meeting_id}")[-1]
+    assert spent.type == "TokenSpent"
+    assert set(spent.data) == {"meeting_id", "token_hash", "receipt"}
+    assert spent.data["receipt"] == receipt
+    for event in (recorded, spent):
+        moment = event.recorded_at
+        assert (moment.hour, moment.minute, moment.second) == (0, 0, 0)
+
+
+def test_a_retry_with_the_cast_id_gets_the_original_receipt_and_nothing_is_cast_again() -> None:
+    scene = Scene()
+    scene.check_in(50)
+    tokens = scene.tokens(2)
+    scene.open()
+    receipt = scene.cast(tokens[0], committee("满意"), cast_id="a" * 32)
+    before = scene.events()
+
+    again = scene.cast(tokens[0], committee("满意"), cast_id="a" * 32)
+    other_marks = scene.cast(tokens[0], committee("不满意"), cast_id="a" * 32)
+
+    assert again == other_marks == receipt, "the answer does not depend on the marks"
+    assert scene.events() == before
+    assert scene.meeting().receipts == {receipt}
+    second = scene.cast(tokens[1], committee("满意"), cast_id="a" * 32)
+    assert second != receipt, "one device's cast id gives each token its own receipt"
+    assert scene.meeting().returned == 2
+
+
+def test_the_close_commits_to_the_ballots_as_an_unordered_multiset() -> None:
+    values = ("满意", "不满意", "满意", "基本满意")
+    scene, reordered = Scene(), Scene()
+    scene.voting(*values)
+    reordered.voting(*reversed(values))
+
+    scene.close()
+    reordered.close()
+
+    digest = scene.meeting().closing["ballots_digest"]
+    assert digest == reordered.meeting().closing["ballots_digest"]
+    assert digest == ballots_digest([committee(value) for value in values])
+    assert digest != ballots_digest([committee(value) for value in values[1:]])
 
 
 def test_closing_reconciles_and_counts_valid_void_and_blank() -> None:
@@ -227,7 +266,7 @@ def test_closing_reconciles_and_counts_valid_void_and_blank() -> None:
     for token, marks in zip(
         tokens, [committee("满意"), committee("?"), [], committee("不满意")], strict=True
     ):
-        scene.do("ballotbox", lambda m, t=token, k=marks: m.cast(t, k))
+        scene.cast(token, marks)
 
     scene.close()
 
@@ -287,7 +326,7 @@ def test_an_event_applied_twice_to_a_cached_meeting_counts_once() -> None:
     scene.check_in(50)
     [token] = scene.tokens(1)
     scene.open()
-    scene.do("ballotbox", lambda m: m.cast(token, committee("满意")))
+    scene.cast(token, committee("满意"))
     meeting = scene.meeting()
 
     meeting.apply_all(scene.log.read_stream(f"ballotbox-{scene.meeting_id}"))

@@ -469,7 +469,10 @@ def _gateway_accounts(environ: dict[str, str]) -> "Accounts":
     except InvalidInput as error:
         raise click.ClickException(f"bad configuration: {error.messages}") from None
     _, database = service_database(settings.nameko_config(), "gateway")
-    return Accounts(database, gateway_settings({}, environ).session_minutes)
+    gateway = gateway_settings({}, environ)
+    return Accounts(
+        database, gateway.session_minutes, gateway.lockout_failures, gateway.lockout_minutes
+    )
 
 
 @gateway_group.command("create-account")

@@ -1,12 +1,12 @@
-"""The routes the gateway answers itself: logging in and out, accounts."""
+"""The routes the gateway answers itself: logging in and out, accounts and their sessions."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from services.gateway.api import Caller, Unauthenticated
-from services.gateway.auth import Accounts, Login
+from services.gateway.api import Caller, Forbidden, Unauthenticated
+from services.gateway.auth import DISTRICT_ADMIN, Accounts, Login, Principal
 
 
 def login_answer(login: Login) -> dict[str, Any]:
@@ -41,12 +41,54 @@ def own_routes(accounts: Accounts) -> dict[str, Callable[[dict[str, Any], Caller
 
     def create_account(payload: dict[str, Any], caller: Caller) -> dict[str, Any]:
         accounts.create(
-            payload["username"], payload["password"], payload["role"], payload["community"]
+            payload["username"],
+            payload["password"],
+            payload["role"],
+            payload["community"],
+            by=acting(caller).username,
         )
         return {"username": payload["username"], "role": payload["role"]}
 
     def list_accounts(payload: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        return {"accounts": accounts.list()}
+        return {"accounts": accounts.every()}
+
+    def set_disabled(disabled: bool) -> Callable[[dict[str, Any], Caller], Any]:
+        def answer(payload: dict[str, Any], caller: Caller) -> dict[str, Any]:
+            accounts.set_disabled(payload["username"], disabled, acting(caller).username)
+            return {"username": payload["username"], "disabled": disabled}
+
+        return answer
+
+    def reset_password(payload: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        accounts.reset_password(payload["username"], payload["password"], acting(caller).username)
+        return {"username": payload["username"]}
+
+    def unlock_account(payload: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        accounts.unlock(payload["username"], acting(caller).username)
+        return {"username": payload["username"]}
+
+    def account_changes(payload: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        return {"changes": accounts.changes_of(payload["username"])}
+
+    def change_password(payload: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        assert caller.token is not None
+        accounts.change_password(caller.token, payload["current_password"], payload["new_password"])
+        return {}
+
+    def sessions(payload: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        principal = acting(caller)
+        if principal.role == DISTRICT_ADMIN:
+            return {"sessions": accounts.list_sessions(payload["username"])}
+        if payload["username"] not in (None, principal.username):
+            raise Forbidden("an account sees only its own sessions")
+        return {"sessions": accounts.list_sessions(principal.username)}
+
+    def revoke_session(payload: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        principal = acting(caller)
+        accounts.revoke_session(
+            payload["session_id"], principal.username, principal.role == DISTRICT_ADMIN
+        )
+        return {"session_id": payload["session_id"]}
 
     return {
         "login": login,
@@ -54,4 +96,18 @@ def own_routes(accounts: Accounts) -> dict[str, Callable[[dict[str, Any], Caller
         "me": me,
         "create_account": create_account,
         "accounts": list_accounts,
+        "disable_account": set_disabled(True),
+        "enable_account": set_disabled(False),
+        "reset_password": reset_password,
+        "unlock_account": unlock_account,
+        "account_changes": account_changes,
+        "change_password": change_password,
+        "sessions": sessions,
+        "revoke_session": revoke_session,
     }
+
+
+def acting(caller: Caller) -> Principal:
+    """The logged-in account of a route for staff only."""
+    assert caller.principal is not None  # the route table admits no one else
+    return caller.principal

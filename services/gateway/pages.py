@@ -63,6 +63,12 @@ class Page:
         self.principal: Principal | None = pages.api.accounts.principal(token) if token else None
         self.arguments: dict[str, str] = {}
 
+    @property
+    def over_tls(self) -> bool:
+        """Whether the client reached us over https (TLS may end at a proxy in front): then
+        every cookie is Secure, never sent over plain http."""
+        return self.request.scheme == "https" or self.pages.api.settings.https
+
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         strings = CATALOGUE[self.lang]
         html = self.pages.env.get_template(template).render(
@@ -77,7 +83,9 @@ class Page:
         response = Response(html, status=status, content_type="text/html; charset=utf-8")
         response.headers.update(SECURITY_HEADERS)
         if self.request.args.get("lang") in LANGUAGES:
-            response.set_cookie(LANG_COOKIE, self.lang, samesite="Strict", max_age=31_536_000)
+            response.set_cookie(
+                LANG_COOKIE, self.lang, samesite="Strict", max_age=31_536_000, secure=self.over_tls
+            )
         return response
 
     def staff(self, *roles: str) -> Principal | None:
@@ -177,7 +185,7 @@ def login(page: Page) -> Response:
         expires=answer.expires_at,
         httponly=True,
         samesite="Strict",
-        secure=page.request.scheme == "https",
+        secure=page.over_tls,
     )
     return response
 

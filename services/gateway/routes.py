@@ -88,6 +88,7 @@ MEETING_PATH = "/api/meetings/<meeting_id>"
 CAMPAIGN_PATH = "/api/campaigns/<campaign_id>"
 UNIT_PATH = "/api/units/<unit_id>"
 PLEDGE_PATH = "/api/pledges/<pledge_id>"
+ACCOUNT_PATH = "/api/accounts/<username>"
 
 # One row per line reads as a table; the formatter would stack every argument.
 # fmt: off
@@ -102,7 +103,24 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/accounts", "gateway", "create_account", gateway.CreateAccount, ADMIN,
           "Create an account for an organiser, assessor, auditor or admin"),
     Route("GET", "/api/accounts", "gateway", "accounts", gateway.NoInput, ADMIN,
-          "Every account (never a password)", can_refuse=False),
+          "Every account (never a password), whether disabled or locked", can_refuse=False),
+    Route("POST", ACCOUNT_PATH + "/disable", "gateway", "disable_account", gateway.AccountRef,
+          ADMIN, "Disable an account: its sessions end at once"),
+    Route("POST", ACCOUNT_PATH + "/enable", "gateway", "enable_account", gateway.AccountRef,
+          ADMIN, "Enable a disabled account again"),
+    Route("POST", ACCOUNT_PATH + "/password", "gateway", "reset_password",
+          gateway.ResetPassword, ADMIN,
+          "Reset an account's password: its sessions end, a lock is lifted"),
+    Route("POST", ACCOUNT_PATH + "/unlock", "gateway", "unlock_account", gateway.AccountRef,
+          ADMIN, "Lift the lock after repeated failed logins"),
+    Route("GET", "/api/account-changes", "gateway", "account_changes", gateway.ChangeQuery,
+          ADMIN, "Every change to accounts, with the account that made it", can_refuse=False),
+    Route("POST", "/api/me/password", "gateway", "change_password", gateway.ChangePassword,
+          STAFF, "Change one's own password (one's other sessions end)"),
+    Route("GET", "/api/sessions", "gateway", "sessions", gateway.SessionQuery, STAFF,
+          "Live sessions: one's own (an admin: every account's)", can_refuse=False),
+    Route("POST", "/api/sessions/<session_id>/revoke", "gateway", "revoke_session",
+          gateway.SessionRef, STAFF, "End a session: one's own (an admin: anyone's)"),
     # -- ballot: campaigns -----------------------------------------------------------
     Route("POST", "/api/campaigns", "ballot", "create_campaign", ballot.CreateCampaign, ADMIN,
           "Create a campaign with its scoring policy"),

@@ -17,9 +17,12 @@ class LoginInput(StrictSchema):
     password = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 
+PASSWORD = validate.Length(min=10, max=200)
+
+
 class CreateAccount(StrictSchema):
     username = fields.String(required=True, validate=USERNAME)
-    password = fields.String(required=True, validate=validate.Length(min=10, max=200))
+    password = fields.String(required=True, validate=PASSWORD)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     community = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 100))
 
@@ -33,3 +36,29 @@ class CreateAccount(StrictSchema):
 
 class NoInput(StrictSchema):
     """A request that takes nothing: any field is unknown."""
+
+
+class AccountRef(StrictSchema):
+    username = fields.String(required=True, validate=USERNAME)
+
+
+class ResetPassword(AccountRef):
+    password = fields.String(required=True, validate=PASSWORD)
+
+
+class ChangePassword(StrictSchema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    new_password = fields.String(required=True, validate=PASSWORD)
+
+
+class SessionQuery(StrictSchema):
+    username = fields.String(load_default=None, validate=USERNAME)
+    """An admin's filter; an account sees only its own sessions."""
+
+
+class SessionRef(StrictSchema):
+    session_id = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{16}$"))
+
+
+class ChangeQuery(StrictSchema):
+    username = fields.String(load_default=None, validate=USERNAME)

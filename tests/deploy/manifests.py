@@ -27,6 +27,9 @@ KUBERNETES_VERSION = "1.30.0"
 RELEASE = "qunping"
 NAMESPACE = "qunping"
 DIGEST = "sha256:" + "0" * 64
+PUBLIC_URL = "https://qunping.district.example.invalid"
+GATEWAY = {"gateway": {"publicUrl": PUBLIC_URL}}
+"""The one value the chart asks for: where voters and staff reach the gateway."""
 
 Manifest = dict[str, Any]
 

@@ -10,6 +10,8 @@ import yaml
 from tests.deploy.manifests import (
     CHART,
     DIGEST,
+    GATEWAY,
+    PUBLIC_URL,
     Invalid,
     Manifest,
     by_kind,
@@ -22,7 +24,7 @@ SERVICES = ["ballot", "tally", "pledge", "notify", "audit", "gateway"]
 SINGLE_WRITERS = {"ballot", "tally", "pledge"}
 LOGS = ["ballot", "tally", "notify", "pledge"]
 # Every service is on by default; said again here, the chart is checked whole.
-ALL_SERVICES = {"services": {"pledge": {"enabled": True}, "gateway": {"enabled": True}}}
+ALL_SERVICES = {"services": {"pledge": {"enabled": True}, "gateway": {"enabled": True}}, **GATEWAY}
 EVERYTHING_ON = {"keda": {"enabled": True}, "image": {"digest": DIGEST}, **ALL_SERVICES}
 EXTERNAL_INFRASTRUCTURE = {
     "rabbitmq": {"create": False, "external": {"secretName": "district-amqp"}},
@@ -40,7 +42,7 @@ def manifests() -> list[Manifest]:
 
 @pytest.mark.parametrize(
     "values",
-    [{}, EVERYTHING_ON, EXTERNAL_INFRASTRUCTURE],
+    [ALL_SERVICES, EVERYTHING_ON, EXTERNAL_INFRASTRUCTURE],
     ids=["defaults", "keda-and-digest", "external-broker-and-database"],
 )
 def test_every_rendered_manifest_passes_strict_validation(values: dict[str, Any]) -> None:
@@ -196,7 +198,8 @@ def test_only_the_gateway_accepts_connections_and_services_reach_only_dns_broker
 
 
 def test_keda_scales_only_horizontal_services_and_the_single_ones_refuse_a_second_replica() -> None:
-    scaled = by_kind(render({"keda": {"enabled": True, "services": ["notify"]}}), "ScaledObject")
+    keda = {"keda": {"enabled": True, "services": ["notify"]}, **GATEWAY}
+    scaled = by_kind(render(keda), "ScaledObject")
     assert [item["spec"]["scaleTargetRef"]["name"] for item in scaled] == ["qunping-notify"]
     assert scaled[0]["spec"]["triggers"][0]["metadata"]["queueName"] == "rpc-notify"
 
@@ -207,7 +210,7 @@ def test_keda_scales_only_horizontal_services_and_the_single_ones_refuse_a_secon
         ({"services": {"audit": {"enabled": True, "replicas": 2}}}, "one scratch database"),
     ):
         with pytest.raises(helm_python.HelmError, match=reason):
-            render(refused)
+            render({**refused, **GATEWAY})
     rendered = by_kind(render(ALL_SERVICES), "Deployment")
     deployments = {d["metadata"]["name"]: d["spec"] for d in rendered}
     for name in SINGLE_WRITERS | {"audit"}:
@@ -230,7 +233,7 @@ def test_every_object_carries_helms_recommended_labels_and_the_release_namespace
 
 
 def test_helm_lint_finds_no_warning_or_error() -> None:
-    report = helm_python.lint(str(CHART))
+    report = helm_python.lint(str(CHART), GATEWAY)
     # Helm's severities: 1 info, 2 warning, 3 error. The one info is "icon is recommended".
     serious = [message for message in report["messages"] if message["severity"] >= 2]
 
@@ -239,6 +242,25 @@ def test_helm_lint_finds_no_warning_or_error() -> None:
 
 
 def test_the_default_values_run_the_gateway_with_its_service_and_ingress() -> None:
-    rendered = render()
+    rendered = render(GATEWAY)
     assert "qunping-gateway" in containers(rendered)
     assert [m["metadata"]["name"] for m in by_kind(rendered, "Ingress")] == ["qunping-gateway"]
+
+
+def test_the_gateway_needs_its_https_public_url_and_believes_one_proxy_hop() -> None:
+    for values, reason in (
+        ({}, "gateway.publicUrl is required"),
+        ({"gateway": {"publicUrl": "http://qunping.example.invalid"}}, "must be https://"),
+    ):
+        with pytest.raises(helm_python.HelmError, match=reason):
+            render(values)
+    [gateway] = [
+        deployment
+        for deployment in by_kind(render(GATEWAY), "Deployment")
+        if deployment["metadata"]["name"] == "qunping-gateway"
+    ]
+    [container] = gateway["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+
+    assert env["QUNPING_PUBLIC_URL"] == PUBLIC_URL
+    assert env["QUNPING_TRUSTED_PROXY_HOPS"] == "1"

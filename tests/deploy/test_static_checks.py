@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from tests.deploy.manifests import DIGEST, REPOSITORY, by_kind, render, render_text
+from tests.deploy.manifests import DIGEST, GATEWAY, REPOSITORY, by_kind, render, render_text
 
 CHECKOV = REPOSITORY / ".venv" / "checkov" / "bin" / "checkov"
 HADOLINT = Path(sys.executable).parent / "hadolint"
@@ -63,7 +63,7 @@ def test_the_image_runs_nameko_as_pid_1_unprivileged_from_the_runtime_lock_only(
 
 
 def test_yamllint_passes_on_deploy_and_on_the_rendered_chart(tmp_path: Path) -> None:
-    for path, text in render_text({"keda": {"enabled": True}}).items():
+    for path, text in render_text({"keda": {"enabled": True}, **GATEWAY}).items():
         target = tmp_path / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
@@ -85,6 +85,7 @@ def test_checkov_passes_on_the_rendered_chart_with_only_the_justified_skips(
         "keda": {"enabled": True},
         "image": {"digest": DIGEST},
         "services": {"pledge": {"enabled": True}, "gateway": {"enabled": True}},
+        **GATEWAY,
     }
     for path, text in render_text(everything).items():
         (tmp_path / path.replace("/", "_")).write_text(text)

@@ -78,19 +78,27 @@ def start_stack(
     config = {**config, "QUNPING_PLEDGE_QUORUM": str(PLEDGE_QUORUM)}
     for service in (BallotService, TallyService, NotifyService, PledgeService, AuditService):
         container_factory(service, config).start()
+    url = start_gateway(container_factory, config, **settings)
+    prefix = config["QUNPING_DB_PREFIX"]
+    gateway_db = mongo_client[f"{prefix}gateway"]
+    return Stack(
+        url=url,
+        accounts=Accounts(gateway_db, 60),
+        ballot_db=mongo_client[f"{prefix}ballot"],
+        gateway_db=gateway_db,
+    )
+
+
+def start_gateway(
+    container_factory: Callable[..., Any], config: dict[str, Any], **settings: Any
+) -> str:
+    """A gateway (one more replica, if one runs already on `config`): its URL."""
     port = infra.free_port()
     gateway = container_factory(
         GatewayService, {**config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}", **settings}
     )
     gateway.start()
-    prefix = config["QUNPING_DB_PREFIX"]
-    gateway_db = mongo_client[f"{prefix}gateway"]
-    return Stack(
-        url=f"http://127.0.0.1:{port}",
-        accounts=Accounts(gateway_db, 60),
-        ballot_db=mongo_client[f"{prefix}ballot"],
-        gateway_db=gateway_db,
-    )
+    return f"http://127.0.0.1:{port}"
 
 
 def wait_until_answering(url: str, seconds: float = 60) -> None:

@@ -86,7 +86,7 @@ def test_create_account_refuses_bad_input_per_field_and_writes_nothing(
     )  # fmt: skip
     assert organiser.exit_code == 1
     assert "community" in organiser.output
-    assert accounts_of(mongo_client, env).list() == []
+    assert accounts_of(mongo_client, env).every() == []
 
 
 def test_the_local_admin_is_created_once_with_a_password_only_its_user_can_read(
@@ -100,4 +100,4 @@ def test_the_local_admin_is_created_once_with_a_password_only_its_user_can_read(
     assert login is not None and login.principal.role == "district_admin"
     assert ensure_local_admin(accounts, tmp_path / "home") == password_file
     assert password_file.read_text().strip() == password
-    assert [account["username"] for account in accounts.list()] == [LOCAL_ADMIN]
+    assert [account["username"] for account in accounts.every()] == [LOCAL_ADMIN]

@@ -29,7 +29,15 @@ from pymongo.errors import DuplicateKeyError
 from qunping.core.errors import NotFound, Refused
 
 # The role names are the shared library's (the services decide by them too), re-exported.
-from qunping.core.roles import ASSESSOR, AUDITOR, DISTRICT_ADMIN, ORGANISER, ROLES, SCRUTINEER
+from qunping.core.roles import (
+    ASSESSOR,
+    AUDITOR,
+    DISTRICT_ADMIN,
+    ORGANISER,
+    PLATFORM_ADMIN,
+    ROLES,
+    SCRUTINEER,
+)
 
 __all__ = [
     "ASSESSOR",
@@ -37,6 +45,7 @@ __all__ = [
     "COMMAND_LINE",
     "DISTRICT_ADMIN",
     "ORGANISER",
+    "PLATFORM_ADMIN",
     "ROLES",
     "SCRUTINEER",
     "Accounts",
@@ -62,6 +71,8 @@ class Principal:
     role: str
     community: str | None
     csrf: str
+    district: str | None = None
+    """The district the account belongs to; None for the platform's admin only."""
 
     @property
     def actor(self) -> dict[str, Any]:
@@ -95,6 +106,7 @@ class Accounts:
         self.accounts = database["accounts"]
         self.sessions = database["sessions"]
         self.changes = database["account_changes"]
+        self.districts = database["districts"]
         self.session_minutes = session_minutes
         self.lockout_failures = lockout_failures
         self.lockout_minutes = lockout_minutes
@@ -105,13 +117,23 @@ class Accounts:
         self.sessions.create_index("username")
         self.sessions.create_index("session_id", unique=True, sparse=True)
 
-    def _record(self, by: str, account: str, change: str, **details: Any) -> None:
+    def _record(
+        self, by: str, account: str, district: str | None, change: str, **details: Any
+    ) -> None:
         self.changes.insert_one(
-            {"at": datetime.now(UTC), "by": by, "account": account, "change": change, **details}
+            {
+                "at": datetime.now(UTC),
+                "by": by,
+                "account": account,
+                "district": district,
+                "change": change,
+                **details,
+            }
         )
 
-    def _account(self, username: str) -> dict[str, Any]:
-        account = self.accounts.find_one({"_id": username})
+    def _account(self, username: str, district: str | None) -> dict[str, Any]:
+        """The account `username` of `district`: another district's is as if there were none."""
+        account = self.accounts.find_one({"_id": username, "district": district})
         if account is None:
             raise NotFound(f"no account {username}")
         return account
@@ -122,8 +144,13 @@ class Accounts:
         password: str,
         role: str,
         community: str | None,
+        *,
+        district: str | None,
         by: str = COMMAND_LINE,
     ) -> None:
+        """An account of `district` (None: the platform's admin, of no district)."""
+        if (role == PLATFORM_ADMIN) != (district is None):
+            raise Refused("a platform admin has no district; every other account has one")
         try:
             self.accounts.insert_one(
                 {
@@ -131,6 +158,7 @@ class Accounts:
                     "password_hash": _hasher.hash(password),
                     "role": role,
                     "community": community,
+                    "district": district,
                     "created_at": datetime.now(UTC),
                     "disabled": False,
                     "failed_logins": 0,
@@ -139,19 +167,40 @@ class Accounts:
             )
         except DuplicateKeyError:
             raise Refused(f"account {username} exists") from None
-        self._record(by, username, "created", role=role, community=community)
+        self._record(by, username, district, "created", role=role, community=community)
 
-    def every(self) -> list[dict[str, Any]]:
+    def create_district(self, district: str, by: str) -> None:
+        try:
+            self.districts.insert_one({"_id": district, "created_at": datetime.now(UTC)})
+        except DuplicateKeyError:
+            raise Refused(f"district {district} exists") from None
+        self.changes.insert_one(
+            {"at": datetime.now(UTC), "by": by, "district": district, "change": "district created"}
+        )
+
+    def exists(self, username: str) -> bool:
+        return self.accounts.find_one({"_id": username}, {"_id": 1}) is not None
+
+    def district_exists(self, district: str) -> bool:
+        return self.districts.find_one({"_id": district}) is not None
+
+    def district_names(self) -> list[str]:
+        return [str(doc["_id"]) for doc in self.districts.find({}, sort=[("_id", 1)])]
+
+    def every(self, district: str | None = None) -> list[dict[str, Any]]:
+        """The accounts of `district`, or (None) of every district and the platform."""
         now = datetime.now(UTC)
+        query = {} if district is None else {"district": district}
         return [
             {
                 "username": doc["_id"],
                 "role": doc["role"],
                 "community": doc["community"],
+                "district": doc.get("district"),
                 "disabled": bool(doc.get("disabled")),
                 "locked": _locked(doc, now),
             }
-            for doc in self.accounts.find({}, sort=[("_id", 1)])
+            for doc in self.accounts.find(query, sort=[("_id", 1)])
         ]
 
     def login(self, username: str, password: str) -> Login | None:
@@ -172,7 +221,11 @@ class Accounts:
         now = datetime.now(UTC)
         expires_at = now + timedelta(minutes=self.session_minutes)
         principal = Principal(
-            username, account["role"], account["community"], secrets.token_urlsafe(24)
+            username,
+            account["role"],
+            account["community"],
+            secrets.token_urlsafe(24),
+            account.get("district"),
         )
         self.sessions.insert_one(
             {
@@ -181,6 +234,7 @@ class Accounts:
                 "username": username,
                 "role": principal.role,
                 "community": principal.community,
+                "district": principal.district,
                 "csrf": principal.csrf,
                 "created_at": now,
                 "expires_at": expires_at,
@@ -204,14 +258,24 @@ class Accounts:
             {"$set": {"failed_logins": 0, "locked_until": until}},
         )
         if locked.modified_count:
-            self._record(username, username, "locked", failures=self.lockout_failures)
+            self._record(
+                username,
+                username,
+                account.get("district"),
+                "locked",
+                failures=self.lockout_failures,
+            )
 
     def principal(self, token: str) -> Principal | None:
         session = self.sessions.find_one({"_id": token_digest(token)})
         if session is None or session["expires_at"] <= datetime.now(UTC):
             return None
         return Principal(
-            session["username"], session["role"], session["community"], session["csrf"]
+            session["username"],
+            session["role"],
+            session["community"],
+            session["csrf"],
+            session.get("district"),
         )
 
     def logout(self, token: str) -> None:
@@ -219,21 +283,21 @@ class Accounts:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def set_disabled(self, username: str, disabled: bool, by: str) -> None:
-        """Disable (its sessions end at once) or enable an account."""
-        if username == by and disabled:
+    def set_disabled(self, username: str, disabled: bool, by: Principal) -> None:
+        """Disable (its sessions end at once) or enable an account of `by`'s district."""
+        self._account(username, by.district)
+        if username == by.username and disabled:
             raise Refused("an admin may not disable their own account")
-        self._account(username)
         self.accounts.update_one({"_id": username}, {"$set": {"disabled": disabled}})
         if disabled:
             self.sessions.delete_many({"username": username})
-        self._record(by, username, "disabled" if disabled else "enabled")
+        self._record(by.username, username, by.district, "disabled" if disabled else "enabled")
 
     def change_password(self, token: str, current: str, new: str) -> None:
         """The owner of the session `token` changes their password; their other sessions end."""
         principal = self.principal(token)
         assert principal is not None  # the route is for logged-in accounts
-        account = self._account(principal.username)
+        account = self._account(principal.username, principal.district)
         try:
             _hasher.verify(account["password_hash"], current)
         except (VerificationError, InvalidHashError):
@@ -244,11 +308,12 @@ class Accounts:
         self.sessions.delete_many(
             {"username": principal.username, "_id": {"$ne": token_digest(token)}}
         )
-        self._record(principal.username, principal.username, "password changed")
+        self._record(principal.username, principal.username, principal.district, "password changed")
 
-    def reset_password(self, username: str, password: str, by: str) -> None:
-        """An admin sets another's password: the account's sessions end, any lock is lifted."""
-        self._account(username)
+    def reset_password(self, username: str, password: str, by: Principal) -> None:
+        """An admin sets the password of an account of their district: its sessions end,
+        any lock is lifted."""
+        self._account(username, by.district)
         self.accounts.update_one(
             {"_id": username},
             {
@@ -260,18 +325,19 @@ class Accounts:
             },
         )
         self.sessions.delete_many({"username": username})
-        self._record(by, username, "password reset")
+        self._record(by.username, username, by.district, "password reset")
 
-    def unlock(self, username: str, by: str) -> None:
-        self._account(username)
+    def unlock(self, username: str, by: Principal) -> None:
+        self._account(username, by.district)
         self.accounts.update_one(
             {"_id": username}, {"$set": {"failed_logins": 0, "locked_until": None}}
         )
-        self._record(by, username, "unlocked")
+        self._record(by.username, username, by.district, "unlocked")
 
-    def list_sessions(self, username: str | None = None) -> list[dict[str, Any]]:
-        """Live sessions (of `username`, or all), never their tokens."""
-        query: dict[str, Any] = {"expires_at": {"$gt": datetime.now(UTC)}}
+    def list_sessions(self, district: str | None, username: str | None) -> list[dict[str, Any]]:
+        """Live sessions of `district`'s accounts (of `username` only, if given), never
+        their tokens."""
+        query: dict[str, Any] = {"expires_at": {"$gt": datetime.now(UTC)}, "district": district}
         if username is not None:
             query["username"] = username
         return [
@@ -284,18 +350,23 @@ class Accounts:
             for doc in self.sessions.find(query, sort=[("expires_at", 1)])
         ]
 
-    def revoke_session(self, session_id: str, by: str, any_account: bool) -> None:
-        """End a session: one's own, or (`any_account`, an admin) anyone's."""
-        query: dict[str, Any] = {"session_id": session_id}
+    def revoke_session(self, session_id: str, by: Principal, any_account: bool) -> None:
+        """End a session: one's own, or (`any_account`, an admin) any of one's district's."""
+        query: dict[str, Any] = {"session_id": session_id, "district": by.district}
         if not any_account:
-            query["username"] = by
+            query["username"] = by.username
         session = self.sessions.find_one_and_delete(query)
         if session is None:
             raise NotFound(f"no session {session_id}")
-        self._record(by, session["username"], "session revoked", session_id=session_id)
+        self._record(
+            by.username, session["username"], by.district, "session revoked", session_id=session_id
+        )
 
-    def changes_of(self, username: str | None = None) -> list[dict[str, Any]]:
-        query = {} if username is None else {"account": username}
+    def changes_of(self, district: str | None, username: str | None) -> list[dict[str, Any]]:
+        """Changes to `district`'s accounts (None: the platform's, districts created)."""
+        query: dict[str, Any] = {"district": district}
+        if username is not None:
+            query["account"] = username
         return [
             {key: value for key, value in doc.items() if key != "_id"}
             for doc in self.changes.find(query, sort=[("at", 1), ("_id", 1)])

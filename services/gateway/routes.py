@@ -17,7 +17,14 @@ from qunping.core.feed import FeedRequest
 from services.audit import schemas as audit
 from services.ballot import schemas as ballot
 from services.gateway import schemas as gateway
-from services.gateway.auth import ASSESSOR, AUDITOR, DISTRICT_ADMIN, ORGANISER, SCRUTINEER
+from services.gateway.auth import (
+    ASSESSOR,
+    AUDITOR,
+    DISTRICT_ADMIN,
+    ORGANISER,
+    PLATFORM_ADMIN,
+    SCRUTINEER,
+)
 from services.notify import schemas as notify
 from services.pledge import schemas as pledge
 from services.tally import service as tally
@@ -37,6 +44,10 @@ SCRUTINY = frozenset({DISTRICT_ADMIN, ORGANISER, SCRUTINEER})
 """Who may ask to open or close voting and key paper; the ballot service's rule then
 admits only a scrutineer to open and close, and a pair of accounts to key."""
 STAFF = frozenset({DISTRICT_ADMIN, ORGANISER, ASSESSOR, AUDITOR, SCRUTINEER})
+PLATFORM = frozenset({PLATFORM_ADMIN})
+ACCOUNT_HOLDERS = STAFF | PLATFORM
+"""Anyone logged in: their own session, password and name."""
+ACCOUNT_READERS = ADMIN | PLATFORM
 
 DISTRICT = "district"
 """Scope: the route concerns no one community (or only district-wide roles may call it)."""
@@ -96,14 +107,19 @@ ROUTES: tuple[Route, ...] = (
     # -- the gateway's own -----------------------------------------------------------
     Route("POST", "/api/login", "gateway", "login", gateway.LoginInput, ANYONE,
           "Log in: a bearer token that expires", limit=LOGIN, can_refuse=False),
-    Route("POST", "/api/logout", "gateway", "logout", gateway.NoInput, STAFF,
+    Route("POST", "/api/logout", "gateway", "logout", gateway.NoInput, ACCOUNT_HOLDERS,
           "End this session", can_refuse=False),
-    Route("GET", "/api/me", "gateway", "me", gateway.NoInput, STAFF,
+    Route("GET", "/api/me", "gateway", "me", gateway.NoInput, ACCOUNT_HOLDERS,
           "Who this token belongs to", can_refuse=False),
+    Route("POST", "/api/districts", "gateway", "create_district", gateway.CreateDistrict,
+          PLATFORM, "Create a district (a tenant) and its first admin"),
+    Route("GET", "/api/districts", "gateway", "districts", gateway.NoInput, PLATFORM,
+          "Every district", can_refuse=False),
     Route("POST", "/api/accounts", "gateway", "create_account", gateway.CreateAccount, ADMIN,
-          "Create an account for an organiser, assessor, auditor or admin"),
-    Route("GET", "/api/accounts", "gateway", "accounts", gateway.NoInput, ADMIN,
-          "Every account (never a password), whether disabled or locked", can_refuse=False),
+          "Create an account of one's district for an organiser, assessor, auditor or admin"),
+    Route("GET", "/api/accounts", "gateway", "accounts", gateway.NoInput, ACCOUNT_READERS,
+          "The district's accounts (the platform's admin: every district's), never a "
+          "password, whether disabled or locked", can_refuse=False),
     Route("POST", ACCOUNT_PATH + "/disable", "gateway", "disable_account", gateway.AccountRef,
           ADMIN, "Disable an account: its sessions end at once"),
     Route("POST", ACCOUNT_PATH + "/enable", "gateway", "enable_account", gateway.AccountRef,
@@ -116,11 +132,13 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/account-changes", "gateway", "account_changes", gateway.ChangeQuery,
           ADMIN, "Every change to accounts, with the account that made it", can_refuse=False),
     Route("POST", "/api/me/password", "gateway", "change_password", gateway.ChangePassword,
-          STAFF, "Change one's own password (one's other sessions end)"),
-    Route("GET", "/api/sessions", "gateway", "sessions", gateway.SessionQuery, STAFF,
-          "Live sessions: one's own (an admin: every account's)", can_refuse=False),
+          ACCOUNT_HOLDERS, "Change one's own password (one's other sessions end)"),
+    Route("GET", "/api/sessions", "gateway", "sessions", gateway.SessionQuery,
+          ACCOUNT_HOLDERS, "Live sessions: one's own (an admin: every account's of the "
+          "district)", can_refuse=False),
     Route("POST", "/api/sessions/<session_id>/revoke", "gateway", "revoke_session",
-          gateway.SessionRef, STAFF, "End a session: one's own (an admin: anyone's)"),
+          gateway.SessionRef, ACCOUNT_HOLDERS,
+          "End a session: one's own (an admin: any of the district's)"),
     # -- ballot: campaigns -----------------------------------------------------------
     Route("POST", "/api/campaigns", "ballot", "create_campaign", ballot.CreateCampaign, ADMIN,
           "Create a campaign with its scoring policy"),

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from qunping.core.schemas import StrictSchema
-from services.gateway.auth import ORGANISER, ROLES
+from services.gateway.auth import ORGANISER, PLATFORM_ADMIN, ROLES
 
 USERNAME = validate.Regexp(r"^[A-Za-z0-9_.-]{3,40}$")
 
@@ -32,6 +32,29 @@ class CreateAccount(StrictSchema):
             raise ValidationError(
                 "an organiser has a community; the other roles have none", "community"
             )
+
+
+DISTRICT = validate.Length(min=1, max=40)
+
+
+class NewAccount(CreateAccount):
+    """An account made from the command line: of a district, or the platform's admin."""
+
+    role = fields.String(required=True, validate=validate.OneOf((PLATFORM_ADMIN, *ROLES)))
+    district = fields.String(load_default=None, allow_none=True, validate=DISTRICT)
+
+    @validates_schema
+    def districts_have_the_accounts(self, data: dict[str, Any], **_: Any) -> None:
+        if (data["role"] == PLATFORM_ADMIN) != (data.get("district") is None):
+            raise ValidationError(
+                "a platform admin has no district; every other account has one", "district"
+            )
+
+
+class CreateDistrict(StrictSchema):
+    district = fields.String(required=True, validate=DISTRICT)
+    admin_username = fields.String(required=True, validate=USERNAME)
+    admin_password = fields.String(required=True, validate=PASSWORD)
 
 
 class NoInput(StrictSchema):

@@ -20,13 +20,15 @@ from pymongo.database import Database
 from qunping import infra
 from services.audit.service import AuditService
 from services.ballot.service import BallotService
-from services.gateway.auth import Accounts
+from services.gateway.auth import PLATFORM_ADMIN, Accounts
 from services.gateway.service import GatewayService
 from services.notify.service import NotifyService
 from services.pledge.service import PledgeService
 from services.tally.service import TallyService
 
 PASSWORD = "correct horse battery"
+DISTRICT = "吉州区"
+"""The district of the tests' accounts and campaigns."""
 PLEDGE_QUORUM = 3
 """Representatives a pledge evaluation meeting needs: few, to keep the tests fast."""
 
@@ -47,7 +49,8 @@ class Stack:
 
     def account(self, username: str, role: str, community: str | None = None) -> str:
         """A new account of `role`, logged in: its bearer token."""
-        self.accounts.create(username, PASSWORD, role, community)
+        district = None if role == PLATFORM_ADMIN else DISTRICT
+        self.accounts.create(username, PASSWORD, role, community, district=district)
         return self.login(username)
 
     def ballot_events(self) -> int:

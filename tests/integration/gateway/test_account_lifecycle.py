@@ -13,7 +13,13 @@ import requests
 from pymongo import MongoClient
 
 from services.gateway.auth import COMMAND_LINE, DISTRICT_ADMIN, ORGANISER
-from tests.integration.gateway.gateway_stack import PASSWORD, Stack, start_gateway, start_stack
+from tests.integration.gateway.gateway_stack import (
+    DISTRICT,
+    PASSWORD,
+    Stack,
+    start_gateway,
+    start_stack,
+)
 
 FAILURES = 3
 NEW_PASSWORD = "a new password, long"
@@ -130,7 +136,7 @@ def test_the_lockout_holds_across_gateway_replicas_and_is_lifted_by_an_admin_or_
         QUNPING_LOGIN_LIMIT_PER_MINUTE=1000, QUNPING_LOCKOUT_FAILURES=FAILURES,
     )  # fmt: skip
     admin = stack.account("admin", DISTRICT_ADMIN)
-    stack.accounts.create("auditor", PASSWORD, "auditor", None)
+    stack.accounts.create("auditor", PASSWORD, "auditor", None, district=DISTRICT)
     # The failures alternate between the two replicas; the count is the database's.
     for n in range(FAILURES):
         url = (stack.url, replica)[n % 2]

@@ -15,6 +15,7 @@ from services.gateway.auth import (
     ASSESSOR,
     DISTRICT_ADMIN,
     ORGANISER,
+    PLATFORM_ADMIN,
     ROLES,
     SCRUTINEER,
     token_digest,
@@ -89,14 +90,15 @@ def open_meeting(
 def test_every_endpoint_refuses_each_role_it_does_not_name_and_anyone_not_logged_in(
     stack: Stack,
 ) -> None:
+    roles = {*ROLES, PLATFORM_ADMIN}
     tokens = {role: stack.account(f"user-{role}", role, "光明社区" if role == ORGANISER else None)
-              for role in ROLES}  # fmt: skip
+              for role in roles}  # fmt: skip
     checked = 0
     for route in ROUTES:
         if route.is_public:
             continue
         assert call(stack, route.method, concrete(route)).status_code == 401, route.name
-        for role in set(ROLES) - route.roles:
+        for role in roles - route.roles:
             answer = call(stack, route.method, concrete(route), tokens[role], json={})
             assert answer.status_code == 403, (route.name, role, answer.text)
             checked += 1

@@ -13,7 +13,7 @@ import pytest
 from pymongo import MongoClient
 
 from services.gateway.auth import DISTRICT_ADMIN
-from tests.integration.gateway.gateway_stack import PASSWORD, Stack, start_stack
+from tests.integration.gateway.gateway_stack import DISTRICT, PASSWORD, Stack, start_stack
 from tests.integration.gateway.reverse_proxy import reverse_proxy
 
 LIMIT = 3
@@ -78,7 +78,7 @@ def test_the_session_cookie_is_secure_when_tls_ends_at_the_proxy(
     proxied: tuple[Stack, tuple[str, int]],
 ) -> None:
     stack, proxy = proxied
-    stack.accounts.create("proxied-admin", PASSWORD, DISTRICT_ADMIN, None)
+    stack.accounts.create("proxied-admin", PASSWORD, DISTRICT_ADMIN, None, district=DISTRICT)
     form = urlencode({"username": "proxied-admin", "password": PASSWORD}).encode()
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
 

@@ -51,6 +51,15 @@ OWNER_LOOKUPS = {
     PLEDGE: ("pledge_id", "pledge", "pledge_detail"),
 }
 """Per scope: the field naming the thing, and the RPC answering its `community`."""
+DISTRICT_FIELD = "district"
+DISTRICT_LOOKUPS = {
+    "meeting_id": ("ballot", "meeting_status", "campaign_id"),
+    "campaign_id": ("ballot", "get_campaign", "district"),
+    "unit_id": ("pledge", "get_unit", "district"),
+    "pledge_id": ("pledge", "pledge_detail", "district"),
+}
+"""Per field naming a thing: the RPC answering it, and the answer's field that says (or
+leads to, by its campaign) its district."""
 
 RpcCall = Callable[[str, str, Any], Any]
 """Calls `service.method(payload)` over RPC (payload None: the method takes none)."""
@@ -150,6 +159,7 @@ class Api:
             strict_slashes=False,
         )
         self._communities: dict[tuple[str, str], str] = {}
+        self._districts: dict[tuple[str, str], str] = {}
 
     def handle(self, request: Request, call: RpcCall) -> Response:
         try:
@@ -181,7 +191,17 @@ class Api:
         payload.update(path_args)
         if route.acts and caller.principal is not None:
             payload[ACTOR] = caller.principal.actor
+        tenant = None if route.is_public or caller.principal is None else caller.principal.district
+        if tenant is not None:
+            # What the path names is another district's or not before the body is judged.
+            self.check_district(tenant, path_args, call)
+        if tenant is not None and DISTRICT_FIELD in schema.fields:
+            named = payload.setdefault(DISTRICT_FIELD, tenant)
+            if named != tenant:
+                raise Forbidden(f"an account of {tenant} may not act for {named}")
         loaded = load(schema, payload)
+        if tenant is not None:
+            self.check_district(tenant, loaded, call)
         self.check_scope(route, loaded, caller.principal, call)
         if route.limit is not None:
             limiter = self.limiters[route.limit]
@@ -193,6 +213,9 @@ class Api:
             result = call(route.service, route.rpc, payload if route.takes_payload else None)
         except UnknownService:
             raise ServiceDown(route.service) from None
+        if tenant is not None and route.district_list is not None:
+            key = route.district_list
+            result = {**result, key: [one for one in result[key] if one["district"] == tenant]}
         return {} if result is None else result
 
     def authenticate(self, route: Route, request: Request) -> Caller:
@@ -230,6 +253,33 @@ class Api:
             raise ValueError(f"route {route.name} has an unknown scope {route.scope!r}")
         if not principal.may_act_for(community):
             raise Forbidden(f"an organiser of {principal.community} may not act for {community}")
+
+    def check_district(self, tenant: str, loaded: Mapping[str, Any], call: RpcCall) -> None:
+        """Whatever the request names by id (a meeting, campaign, unit or letter) belongs to
+        the caller's district; another district's is answered as if there were none."""
+        for field in DISTRICT_LOOKUPS:
+            if (
+                loaded.get(field) is not None
+                and self.district_of(field, loaded[field], call) != tenant
+            ):
+                raise NotFound(f"no {field.removesuffix('_id')} {loaded[field]}")
+
+    def district_of(self, field: str, value: str, call: RpcCall) -> str:
+        """The district of a meeting (its campaign's), campaign, unit or letter: it never
+        changes, so it is asked once per process."""
+        key = (field, value)
+        district = self._districts.get(key)
+        if district is None:
+            service, rpc, answer_field = DISTRICT_LOOKUPS[field]
+            answer = call(service, rpc, {field: value})
+            if answer_field == "campaign_id":
+                district = self.district_of("campaign_id", answer["campaign_id"], call)
+            else:
+                district = str(answer[answer_field])
+            if len(self._districts) >= COMMUNITY_CACHE_SIZE:
+                self._districts.clear()
+            self._districts[key] = district
+        return district
 
     def community_of(self, scope: str, loaded: Mapping[str, Any], call: RpcCall) -> str:
         """A meeting's, unit's or letter's community never changes: asked once per process."""

@@ -39,7 +39,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 LANG_COOKIE = "qp_lang"
 ROLE_HOMES = {"district_admin": "/desk", "organiser": "/desk", "assessor": "/district",
-              "auditor": "/audit", "scrutineer": "/desk"}  # fmt: skip
+              "auditor": "/audit", "scrutineer": "/desk", "platform_admin": "/"}  # fmt: skip
 SECURITY_HEADERS = {
     # Every asset is the gateway's own: no CDN, no inline script.
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "

@@ -60,6 +60,18 @@ DISTRICT_LOOKUPS = {
 }
 """Per field naming a thing: the RPC answering it, and the answer's field that says (or
 leads to, by its campaign) its district."""
+DISTRICT_LISTS = {"list_campaigns": "campaigns"}
+"""RPCs answering a list of every district's: the gateway keeps the caller's district's."""
+DISTRICT_FILTERS = frozenset({"list_units", "list_pledges", "overdue_items"})
+"""RPCs that take a district to filter by: the gateway gives the caller's."""
+
+
+def district_only(rpc: str, answer: Any, tenant: str) -> Any:
+    key = DISTRICT_LISTS.get(rpc)
+    if key is None:
+        return answer
+    return {**answer, key: [one for one in answer[key] if one[DISTRICT_FIELD] == tenant]}
+
 
 RpcCall = Callable[[str, str, Any], Any]
 """Calls `service.method(payload)` over RPC (payload None: the method takes none)."""
@@ -213,10 +225,26 @@ class Api:
             result = call(route.service, route.rpc, payload if route.takes_payload else None)
         except UnknownService:
             raise ServiceDown(route.service) from None
-        if tenant is not None and route.district_list is not None:
-            key = route.district_list
-            result = {**result, key: [one for one in result[key] if one["district"] == tenant]}
+        if tenant is not None:
+            result = district_only(route.rpc, result, tenant)
         return {} if result is None else result
+
+    def tenant_call(self, tenant: str, call: RpcCall) -> RpcCall:
+        """`call`, for a page an account of `tenant` sees: the same district rules as the
+        API's (ids of another district are 404, a district named must be the caller's,
+        lists keep the caller's district's)."""
+
+        def scoped(service: str, method: str, payload: Any) -> Any:
+            if isinstance(payload, dict):
+                self.check_district(tenant, payload, call)
+                if method in DISTRICT_FILTERS:
+                    payload = {DISTRICT_FIELD: tenant, **payload}
+                named = payload.get(DISTRICT_FIELD, tenant)
+                if named != tenant:
+                    raise Forbidden(f"an account of {tenant} may not act for {named}")
+            return district_only(method, call(service, method, payload), tenant)
+
+        return scoped
 
     def authenticate(self, route: Route, request: Request) -> Caller:
         client = request.remote_addr or "unknown"

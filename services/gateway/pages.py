@@ -145,6 +145,9 @@ class Pages:
         except (NoSuchPath, MethodNotAllowed):
             return page.render("error.html", 404, message="404")
         page.arguments = {name: str(value) for name, value in arguments.items()}
+        tenant = page.principal.district if page.principal else None
+        if tenant is not None and handler not in PUBLIC_PAGES:
+            page.call = self.api.tenant_call(tenant, call)
         try:
             response: Response = handler(page)
         except NotFound as error:
@@ -564,3 +567,7 @@ def static(page: Page) -> Response:
     response = Response(path.read_bytes(), content_type=STATIC_TYPES[path.suffix])
     response.headers["Cache-Control"] = "max-age=3600"
     return response
+
+
+PUBLIC_PAGES = frozenset({home, login, logout, vote, receipt, board, notice, api_docs, static})
+"""Pages anyone may see (a voter, the public board): no district of the caller applies."""

@@ -82,9 +82,6 @@ class Route:
     takes_payload: bool = True
     can_refuse: bool = True
     """Whether the service may answer 409 (a rule forbids it now) or 404 (no such thing)."""
-    district_list: str | None = None
-    """The answer's list (by key) whose entries each name a `district`: the gateway keeps
-    the caller's district's only."""
     acts: bool = False
     """A staff act: the gateway sends the login's account as `actor`, which the service
     records with the event (whatever `actor` the client sent is replaced)."""
@@ -146,7 +143,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/campaigns", "ballot", "create_campaign", ballot.CreateCampaign, ADMIN,
           "Create a campaign with its scoring policy"),
     Route("GET", "/api/campaigns", "ballot", "list_campaigns", gateway.NoInput, STAFF,
-          "The district's campaigns", can_refuse=False, district_list="campaigns"),
+          "The district's campaigns", can_refuse=False),
     Route("GET", CAMPAIGN_PATH, "ballot", "get_campaign", ballot.CampaignRef, STAFF,
           "A campaign, its policy and superior assessments"),
     Route("GET", CAMPAIGN_PATH + "/meetings", "ballot", "list_meetings", ballot.CampaignRef,

@@ -199,3 +199,38 @@ def test_a_district_creates_lists_and_schedules_only_its_own_even_with_the_same_
     pledges = api(stack, "GET", "/api/pledges", guangming,
                   params={"community": "光明社区"}).json()["pledges"]  # fmt: skip
     assert [p["pledge_id"] for p in pledges] == [ours["pledge_id"]]
+
+
+def test_every_staff_page_naming_another_districts_things_is_refused(stack: Stack) -> None:
+    platform = stack.account("platform", PLATFORM_ADMIN)
+    qingyuan = district(stack, platform, QINGYUAN, "qy-admin")
+    yongfeng = district(stack, platform, YONGFENG, "yf-admin")
+    theirs = district_data(stack, yongfeng, YONGFENG)
+    ours = district_data(stack, qingyuan, QINGYUAN)
+    campaign, meeting, pledge = theirs["campaign_id"], theirs["meeting_id"], theirs["pledge_id"]
+    pages = [
+        f"/desk/campaigns/{campaign}",
+        f"/desk/meetings/{meeting}",
+        f"/district?campaign_id={campaign}",
+        f"/district/{campaign}/grades.csv",
+        f"/district/pledge-export.csv?district={YONGFENG}&year=2011",
+        f"/desk/pledges/{pledge}",
+        f"/audit?run=replay&meeting_id={meeting}",
+        f"/audit/bundle.zip?campaign_id={campaign}",
+        f"/audit/notice/{meeting}",
+    ]
+    cookies = {"qp_session": qingyuan}
+
+    statuses = {
+        path: requests.get(stack.url + path, cookies=cookies, timeout=60, allow_redirects=False)
+        for path in pages
+    }
+
+    assert {path: answer.status_code for path, answer in statuses.items()} == {
+        path: 403 if "district=" in path else 404 for path in pages
+    }
+    desk = requests.get(stack.url + "/desk", cookies=cookies, timeout=60).text
+    assert ours["campaign_id"] in desk and campaign not in desk
+    # The public pages stay public, whoever looks.
+    board = requests.get(f"{stack.url}/board/{meeting}", cookies=cookies, timeout=60)
+    assert board.status_code == 200

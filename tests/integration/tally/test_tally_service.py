@@ -267,3 +267,32 @@ def inexact_numbers(value: Any, path: str) -> list[str]:
     if isinstance(value, list):
         return [f for i, item in enumerate(value) for f in inexact_numbers(item, f"{path}[{i}]")]
     return []
+
+
+def test_the_previous_grade_is_the_same_districts_community_not_a_namesake_elsewhere(
+    cluster: Cluster,
+) -> None:
+    def graded(district: str, year: int) -> dict[str, Any]:
+        campaign = {"district": district, "year": year, "batch": "试点"}
+        campaign_id = cluster.ballot.create_campaign(campaign)["campaign_id"]
+        _, meeting_id, tokens = small_meeting(cluster, campaign_id)
+        marks = [{"subject": "committee-1", "dimension": "社区服务", "value": "满意"}]
+        for token in tokens[:3]:
+            cluster.ballot.cast_ballot({"meeting_id": meeting_id, "token": token, "marks": marks})
+        cluster.ballot.close_voting({"meeting_id": meeting_id})
+        cluster.ballot.record_assessment(
+            {"campaign_id": campaign_id, "community": "光明社区", "score": 70,
+             "assessor": "区委", "basis": "考评"}
+        )  # fmt: skip
+        ref = {"campaign_id": campaign_id}
+        cluster.settled(lambda: bool(cluster.tally.grades(ref)["grades"]))
+        [grade] = cluster.tally.grades(ref)["grades"]
+        return grade
+
+    first = graded("吉州区", 2011)
+    namesake = graded("青原区", 2012)
+    again = graded("吉州区", 2012)
+
+    assert (first["previous_grade"], first["movement"]) == (None, "first")
+    assert (namesake["previous_grade"], namesake["movement"]) == (None, "first")
+    assert (again["previous_grade"], again["movement"]) == ("标准", "kept")

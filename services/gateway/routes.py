@@ -196,7 +196,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", MEETING_PATH + "/results", "tally", "results", tally.MeetingRef, ANYONE,
           "A meeting's results, from its close on"),
     Route("GET", CAMPAIGN_PATH + "/grades", "tally", "grades", tally.CampaignRef, STAFF,
-          "The 双评 grades of a campaign", can_refuse=False),
+          "The 双评 grades of a campaign"),
     Route("GET", CAMPAIGN_PATH + "/summary", "tally", "summary", tally.CampaignRef, STAFF,
           "A campaign's district summary"),
     # -- notify ----------------------------------------------------------------------
@@ -237,8 +237,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/pledges", "pledge", "draft_pledge", pledge.DraftPledge, ORGANISERS,
           "Draft a pledge letter (承诺书) with its items", scope=UNIT),
     Route("GET", "/api/pledges", "pledge", "list_pledges", pledge.ListPledges, PLEDGE_READERS,
-          "Pledge letters (an organiser names their community)", scope=COMMUNITY,
-          can_refuse=False),
+          "Pledge letters (an organiser names their community)", scope=COMMUNITY),
     Route("GET", "/api/overdue-items", "pledge", "overdue_items", pledge.ListOverdue,
           PLEDGE_READERS, "Items overdue without a report", scope=COMMUNITY, can_refuse=False),
     Route("GET", PLEDGE_PATH, "pledge", "pledge_detail", pledge.PledgeRef, PLEDGE_READERS,

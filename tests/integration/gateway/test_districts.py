@@ -65,12 +65,19 @@ def test_the_platform_creates_districts_and_their_admins_and_reads_every_account
     assert (me["role"], me["district"]) == ("district_admin", QINGYUAN)
 
 
+def two_districts(stack: Stack) -> tuple[str, str]:
+    """青原区 and 永丰县, made by the platform's admin: their admins' tokens."""
+    platform = stack.account("platform", PLATFORM_ADMIN)
+    return (
+        district(stack, platform, QINGYUAN, "qy-admin"),
+        district(stack, platform, YONGFENG, "yf-admin"),
+    )
+
+
 def test_a_district_admin_reaches_no_account_or_session_of_another_district(
     stack: Stack,
 ) -> None:
-    platform = stack.account("platform", PLATFORM_ADMIN)
-    qingyuan = district(stack, platform, QINGYUAN, "qy-admin")
-    yongfeng = district(stack, platform, YONGFENG, "yf-admin")
+    qingyuan, yongfeng = two_districts(stack)
     ours = organiser(stack, qingyuan, "qy-guangming")
     theirs = organiser(stack, yongfeng, "yf-guangming")
     their_sessions = api(stack, "GET", "/api/sessions", yongfeng).json()["sessions"]
@@ -130,9 +137,8 @@ def district_data(stack: Stack, admin: str, name: str) -> dict[str, str]:
 def test_every_route_naming_another_districts_campaign_meeting_unit_or_letter_is_404(
     stack: Stack,
 ) -> None:
-    platform = stack.account("platform", PLATFORM_ADMIN)
-    admins = {QINGYUAN: district(stack, platform, QINGYUAN, "qy-admin"),
-              YONGFENG: district(stack, platform, YONGFENG, "yf-admin")}  # fmt: skip
+    qingyuan, yongfeng = two_districts(stack)
+    admins = {QINGYUAN: qingyuan, YONGFENG: yongfeng}
     theirs = district_data(stack, admins[YONGFENG], YONGFENG)
     ours = district_data(stack, admins[QINGYUAN], QINGYUAN)
     tokens = {"district_admin": admins[QINGYUAN]}
@@ -166,9 +172,7 @@ def test_every_route_naming_another_districts_campaign_meeting_unit_or_letter_is
 def test_a_district_creates_lists_and_schedules_only_its_own_even_with_the_same_community_name(
     stack: Stack,
 ) -> None:
-    platform = stack.account("platform", PLATFORM_ADMIN)
-    qingyuan = district(stack, platform, QINGYUAN, "qy-admin")
-    yongfeng = district(stack, platform, YONGFENG, "yf-admin")
+    qingyuan, yongfeng = two_districts(stack)
     theirs = district_data(stack, yongfeng, YONGFENG)
     ours = district_data(stack, qingyuan, QINGYUAN)
     # Both districts have a 光明社区; the organiser of ours is not theirs.
@@ -202,9 +206,7 @@ def test_a_district_creates_lists_and_schedules_only_its_own_even_with_the_same_
 
 
 def test_every_staff_page_naming_another_districts_things_is_refused(stack: Stack) -> None:
-    platform = stack.account("platform", PLATFORM_ADMIN)
-    qingyuan = district(stack, platform, QINGYUAN, "qy-admin")
-    yongfeng = district(stack, platform, YONGFENG, "yf-admin")
+    qingyuan, yongfeng = two_districts(stack)
     theirs = district_data(stack, yongfeng, YONGFENG)
     ours = district_data(stack, qingyuan, QINGYUAN)
     campaign, meeting, pledge = theirs["campaign_id"], theirs["meeting_id"], theirs["pledge_id"]

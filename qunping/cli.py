@@ -205,13 +205,22 @@ def _clear_the_way(local: launcher.Launcher, home: Path, environment: dict[str, 
 
 
 def _print_gateway_login(environment: dict[str, str]) -> None:
-    from services.gateway.local_admin import LOCAL_ADMIN, ensure_local_admin
+    from services.gateway.local_admin import (
+        LOCAL_ADMIN,
+        SAMPLE_DISTRICT,
+        SAMPLE_DISTRICT_ADMIN,
+        ensure_local_admin,
+        ensure_sample_district,
+    )
 
     environ = {**os.environ, **environment}
-    password_file = ensure_local_admin(_gateway_accounts(environ), infra.home(environ))
+    accounts = _gateway_accounts(environ)
+    password_file = ensure_local_admin(accounts, infra.home(environ))
+    district_file = ensure_sample_district(accounts, infra.home(environ))
     port = int(environ.get("QUNPING_HTTP_PORT", "8000")) + list(launcher.SERVICES).index("gateway")
-    _say(f"Web gateway: http://127.0.0.1:{port}/  (log in as {LOCAL_ADMIN}, "
-         f"password in {password_file})")  # fmt: skip
+    _say(f"Web gateway: http://127.0.0.1:{port}/  (the platform: log in as {LOCAL_ADMIN}, "
+         f"password in {password_file}; {SAMPLE_DISTRICT}: as {SAMPLE_DISTRICT_ADMIN}, "
+         f"password in {district_file})")  # fmt: skip
 
 
 @cli.command("show")
@@ -542,29 +551,55 @@ def _gateway_accounts(environ: dict[str, str]) -> "Accounts":
     except InvalidInput as error:
         raise click.ClickException(f"bad configuration: {error.messages}") from None
     _, database = service_database(settings.nameko_config(), "gateway")
-    return Accounts(database, gateway_settings({}, environ).session_minutes)
+    gateway = gateway_settings({}, environ)
+    return Accounts(
+        database, gateway.session_minutes, gateway.lockout_failures, gateway.lockout_minutes
+    )
+
+
+@gateway_group.command("create-district")
+@click.argument("district")
+def gateway_create_district(district: str) -> None:
+    """A district (a tenant): then its first admin, with create-account --district."""
+    from services.gateway.auth import COMMAND_LINE
+
+    try:
+        _gateway_accounts(dict(os.environ)).create_district(district, COMMAND_LINE)
+    except Refused as error:
+        raise click.ClickException(error.reason) from None
+    click.echo(f"created district {district}")
 
 
 @gateway_group.command("create-account")
 @click.option(
-    "--role", required=True, help="district_admin, organiser, scrutineer, assessor or auditor."
+    "--role",
+    required=True,
+    help="platform_admin, district_admin, organiser, scrutineer, assessor or auditor.",
 )
 @click.option("--username", required=True)
+@click.option("--district", help="The account's district (a platform admin has none).")
 @click.option("--community", help="An organiser's community (the other roles have none).")
 @click.option("--password", help="Asked for (not echoed) when not given.")
 def gateway_create_account(
-    role: str, username: str, community: str | None, password: str | None
+    role: str, username: str, district: str | None, community: str | None, password: str | None
 ) -> None:
     """An account of the web gateway, checked as the API checks one."""
     from services.gateway.local_admin import create_account
 
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    request = {"username": username, "password": password, "role": role, "community": community}
+    request = {
+        "username": username,
+        "password": password,
+        "role": role,
+        "district": district,
+        "community": community,
+    }
     try:
         create_account(_gateway_accounts(dict(os.environ)), request)
     except InvalidInput as error:
         raise click.ClickException(json.dumps(error.messages, ensure_ascii=False)) from None
     except Refused as error:
         raise click.ClickException(error.reason) from None
-    click.echo(f"created {role} {username}" + (f" of {community}" if community else ""))
+    where = ", ".join(place for place in (community, district) if place)
+    click.echo(f"created {role} {username}" + (f" of {where}" if where else ""))

@@ -23,6 +23,10 @@ AUDITOR = "auditor"
 SCRUTINEER = "scrutineer"
 """监票人: an account of the district or street, never of a community."""
 ROLES = (DISTRICT_ADMIN, ORGANISER, ASSESSOR, AUDITOR, SCRUTINEER)
+"""The roles of a district's accounts."""
+PLATFORM_ADMIN = "platform_admin"
+"""Of the platform (a city's or province's deployment), of no district: creates districts and
+their first admin, reads the accounts of every district, and does nothing else."""
 COMMUNITY_ROLES = frozenset({ORGANISER})
 """The roles whose accounts belong to one community; the others are the district's."""
 

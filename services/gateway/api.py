@@ -52,6 +52,27 @@ OWNER_LOOKUPS = {
     PLEDGE: ("pledge_id", "pledge", "pledge_detail"),
 }
 """Per scope: the field naming the thing, and the RPC answering its `community`."""
+DISTRICT_FIELD = "district"
+DISTRICT_LOOKUPS = {
+    "meeting_id": ("ballot", "meeting_status", "campaign_id"),
+    "campaign_id": ("ballot", "get_campaign", "district"),
+    "unit_id": ("pledge", "get_unit", "district"),
+    "pledge_id": ("pledge", "pledge_detail", "district"),
+}
+"""Per field naming a thing: the RPC answering it, and the answer's field that says (or
+leads to, by its campaign) its district."""
+DISTRICT_LISTS = {"list_campaigns": "campaigns"}
+"""RPCs answering a list of every district's: the gateway keeps the caller's district's."""
+DISTRICT_FILTERS = frozenset({"list_units", "list_pledges", "overdue_items"})
+"""RPCs that take a district to filter by: the gateway gives the caller's."""
+
+
+def district_only(rpc: str, answer: Any, tenant: str) -> Any:
+    key = DISTRICT_LISTS.get(rpc)
+    if key is None:
+        return answer
+    return {**answer, key: [one for one in answer[key] if one[DISTRICT_FIELD] == tenant]}
+
 
 RpcCall = Callable[[str, str, Any], Any]
 """Calls `service.method(payload)` over RPC (payload None: the method takes none)."""
@@ -151,6 +172,7 @@ class Api:
             strict_slashes=False,
         )
         self._communities: dict[tuple[str, str], str] = {}
+        self._districts: dict[tuple[str, str], str] = {}
 
     def handle(self, request: Request, call: RpcCall) -> Response:
         try:
@@ -183,7 +205,17 @@ class Api:
         payload.update(path_args)
         if route.acts and caller.principal is not None:
             payload[ACTOR] = caller.principal.actor
+        tenant = None if route.is_public or caller.principal is None else caller.principal.district
+        if tenant is not None:
+            # What the path names is another district's or not before the body is judged.
+            self.check_district(tenant, path_args, call)
+        if tenant is not None and DISTRICT_FIELD in schema.fields:
+            named = payload.setdefault(DISTRICT_FIELD, tenant)
+            if named != tenant:
+                raise Forbidden(f"an account of {tenant} may not act for {named}")
         loaded = load(schema, payload)
+        if tenant is not None:
+            self.check_district(tenant, loaded, call)
         self.check_scope(route, loaded, caller.principal, call)
         if route.limit is not None:
             limiter = self.limiters[route.limit]
@@ -195,7 +227,26 @@ class Api:
             result = call(route.service, route.rpc, payload if route.takes_payload else None)
         except UnknownService:
             raise ServiceDown(route.service) from None
+        if tenant is not None:
+            result = district_only(route.rpc, result, tenant)
         return {} if result is None else result
+
+    def tenant_call(self, tenant: str, call: RpcCall) -> RpcCall:
+        """`call`, for a page an account of `tenant` sees: the same district rules as the
+        API's (ids of another district are 404, a district named must be the caller's,
+        lists keep the caller's district's)."""
+
+        def scoped(service: str, method: str, payload: Any) -> Any:
+            if isinstance(payload, dict):
+                self.check_district(tenant, payload, call)
+                if method in DISTRICT_FILTERS:
+                    payload = {DISTRICT_FIELD: tenant, **payload}
+                named = payload.get(DISTRICT_FIELD, tenant)
+                if named != tenant:
+                    raise Forbidden(f"an account of {tenant} may not act for {named}")
+            return district_only(method, call(service, method, payload), tenant)
+
+        return scoped
 
     def authenticate(self, route: Route, request: Request) -> Caller:
         client = request.remote_addr or "unknown"
@@ -232,6 +283,33 @@ class Api:
             raise ValueError(f"route {route.name} has an unknown scope {route.scope!r}")
         if not principal.may_act_for(community):
             raise Forbidden(f"an organiser of {principal.community} may not act for {community}")
+
+    def check_district(self, tenant: str, loaded: Mapping[str, Any], call: RpcCall) -> None:
+        """Whatever the request names by id (a meeting, campaign, unit or letter) belongs to
+        the caller's district; another district's is answered as if there were none."""
+        for field in DISTRICT_LOOKUPS:
+            if (
+                loaded.get(field) is not None
+                and self.district_of(field, loaded[field], call) != tenant
+            ):
+                raise NotFound(f"no {field.removesuffix('_id')} {loaded[field]}")
+
+    def district_of(self, field: str, value: str, call: RpcCall) -> str:
+        """The district of a meeting (its campaign's), campaign, unit or letter: it never
+        changes, so it is asked once per process."""
+        key = (field, value)
+        district = self._districts.get(key)
+        if district is None:
+            service, rpc, answer_field = DISTRICT_LOOKUPS[field]
+            answer = call(service, rpc, {field: value})
+            if answer_field == "campaign_id":
+                district = self.district_of("campaign_id", answer["campaign_id"], call)
+            else:
+                district = str(answer[answer_field])
+            if len(self._districts) >= COMMUNITY_CACHE_SIZE:
+                self._districts.clear()
+            self._districts[key] = district
+        return district
 
     def community_of(self, scope: str, loaded: Mapping[str, Any], call: RpcCall) -> str:
         """A meeting's, unit's or letter's community never changes: asked once per process."""

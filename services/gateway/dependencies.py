@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from nameko.extensions import DependencyProvider
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Request
 
 from qunping.core.dependencies import service_database
 from services.gateway.api import Api
@@ -14,10 +16,35 @@ from services.gateway.pages import Pages
 from services.gateway.settings import gateway_settings
 
 
+def _nothing(environ: Any, start_response: Any) -> Any:
+    """The app ProxyFix wraps: the gateway wants only the environ it rewrote."""
+    return ()
+
+
+def _unused_start_response(*args: Any) -> Any:
+    raise AssertionError("the wrapped app answers nothing")
+
+
 class Gateway:
     def __init__(self, api: Api, pages: Pages) -> None:
         self.api = api
         self.pages = pages
+        hops = api.settings.trusted_proxy_hops
+        # werkzeug's ProxyFix, applied to one request's environ: the client address, scheme
+        # and host become those the `hops` trusted proxies nearest the gateway saw.
+        self._proxy_fix = (
+            ProxyFix(_nothing, x_for=hops, x_proto=hops, x_host=hops) if hops else None
+        )
+
+    def as_sent(self, request: Request) -> Request:
+        """The request as its client sent it: address, scheme and host from behind the
+        trusted proxies (rate limits count per client, cookies are Secure behind TLS)."""
+        if self._proxy_fix is None:
+            return request
+        # ProxyFix rewrites the environ in place (keeping the original beside it); a new
+        # Request reads it afresh, with nothing cached from before.
+        self._proxy_fix(request.environ, _unused_start_response)
+        return Request(request.environ)
 
 
 class GatewayDependency(DependencyProvider):  # type: ignore[misc]
@@ -27,7 +54,12 @@ class GatewayDependency(DependencyProvider):  # type: ignore[misc]
         config = self.container.config
         self.client, database = service_database(config, self.container.service_name)
         settings = gateway_settings(config)
-        self.accounts = Accounts(database, settings.session_minutes)
+        self.accounts = Accounts(
+            database,
+            settings.session_minutes,
+            settings.lockout_failures,
+            settings.lockout_minutes,
+        )
         api = Api(self.accounts, settings, own_routes(self.accounts))
         self.gateway = Gateway(api, Pages(api))
 

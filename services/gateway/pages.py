@@ -41,7 +41,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 LANG_COOKIE = "qp_lang"
 ROLE_HOMES = {"district_admin": "/desk", "organiser": "/desk", "assessor": "/district",
-              "auditor": "/audit", "scrutineer": "/desk"}  # fmt: skip
+              "auditor": "/audit", "scrutineer": "/desk", "platform_admin": "/"}  # fmt: skip
 SECURITY_HEADERS = {
     # Every asset is the gateway's own: no CDN, no inline script.
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
@@ -65,6 +65,12 @@ class Page:
         self.principal: Principal | None = pages.api.accounts.principal(token) if token else None
         self.arguments: dict[str, str] = {}
 
+    @property
+    def over_tls(self) -> bool:
+        """Whether the client reached us over https (TLS may end at a proxy in front): then
+        every cookie is Secure, never sent over plain http."""
+        return self.request.scheme == "https" or self.pages.api.settings.https
+
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         strings = CATALOGUE[self.lang]
         html = self.pages.env.get_template(template).render(
@@ -79,7 +85,9 @@ class Page:
         response = Response(html, status=status, content_type="text/html; charset=utf-8")
         response.headers.update(SECURITY_HEADERS)
         if self.request.args.get("lang") in LANGUAGES:
-            response.set_cookie(LANG_COOKIE, self.lang, samesite="Strict", max_age=31_536_000)
+            response.set_cookie(
+                LANG_COOKIE, self.lang, samesite="Strict", max_age=31_536_000, secure=self.over_tls
+            )
         return response
 
     def staff(self, *roles: str) -> Principal | None:
@@ -141,6 +149,9 @@ class Pages:
         except (NoSuchPath, MethodNotAllowed):
             return page.render("error.html", 404, message="404")
         page.arguments = {name: str(value) for name, value in arguments.items()}
+        tenant = page.principal.district if page.principal else None
+        if tenant is not None and handler not in PUBLIC_PAGES:
+            page.call = self.api.tenant_call(tenant, call)
         try:
             response: Response = handler(page)
         except NotFound as error:
@@ -181,7 +192,7 @@ def login(page: Page) -> Response:
         expires=answer.expires_at,
         httponly=True,
         samesite="Strict",
-        secure=page.request.scheme == "https",
+        secure=page.over_tls,
     )
     return response
 
@@ -560,3 +571,7 @@ def static(page: Page) -> Response:
     response = Response(path.read_bytes(), content_type=STATIC_TYPES[path.suffix])
     response.headers["Cache-Control"] = "max-age=3600"
     return response
+
+
+PUBLIC_PAGES = frozenset({home, login, logout, vote, receipt, board, notice, api_docs, static})
+"""Pages anyone may see (a voter, the public board): no district of the caller applies."""

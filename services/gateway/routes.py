@@ -17,7 +17,14 @@ from qunping.core.feed import FeedRequest
 from services.audit import schemas as audit
 from services.ballot import schemas as ballot
 from services.gateway import schemas as gateway
-from services.gateway.auth import ASSESSOR, AUDITOR, DISTRICT_ADMIN, ORGANISER, SCRUTINEER
+from services.gateway.auth import (
+    ASSESSOR,
+    AUDITOR,
+    DISTRICT_ADMIN,
+    ORGANISER,
+    PLATFORM_ADMIN,
+    SCRUTINEER,
+)
 from services.notify import schemas as notify
 from services.pledge import schemas as pledge
 from services.tally import service as tally
@@ -37,6 +44,10 @@ SCRUTINY = frozenset({DISTRICT_ADMIN, ORGANISER, SCRUTINEER})
 """Who may ask to open or close voting and key paper; the ballot service's rule then
 admits only a scrutineer to open and close, and a pair of accounts to key."""
 STAFF = frozenset({DISTRICT_ADMIN, ORGANISER, ASSESSOR, AUDITOR, SCRUTINEER})
+PLATFORM = frozenset({PLATFORM_ADMIN})
+ACCOUNT_HOLDERS = STAFF | PLATFORM
+"""Anyone logged in: their own session, password and name."""
+ACCOUNT_READERS = ADMIN | PLATFORM
 
 DISTRICT = "district"
 """Scope: the route concerns no one community (or only district-wide roles may call it)."""
@@ -88,6 +99,7 @@ MEETING_PATH = "/api/meetings/<meeting_id>"
 CAMPAIGN_PATH = "/api/campaigns/<campaign_id>"
 UNIT_PATH = "/api/units/<unit_id>"
 PLEDGE_PATH = "/api/pledges/<pledge_id>"
+ACCOUNT_PATH = "/api/accounts/<username>"
 
 # One row per line reads as a table; the formatter would stack every argument.
 # fmt: off
@@ -95,19 +107,43 @@ ROUTES: tuple[Route, ...] = (
     # -- the gateway's own -----------------------------------------------------------
     Route("POST", "/api/login", "gateway", "login", gateway.LoginInput, ANYONE,
           "Log in: a bearer token that expires", limit=LOGIN, can_refuse=False),
-    Route("POST", "/api/logout", "gateway", "logout", gateway.NoInput, STAFF,
+    Route("POST", "/api/logout", "gateway", "logout", gateway.NoInput, ACCOUNT_HOLDERS,
           "End this session", can_refuse=False),
-    Route("GET", "/api/me", "gateway", "me", gateway.NoInput, STAFF,
+    Route("GET", "/api/me", "gateway", "me", gateway.NoInput, ACCOUNT_HOLDERS,
           "Who this token belongs to", can_refuse=False),
+    Route("POST", "/api/districts", "gateway", "create_district", gateway.CreateDistrict,
+          PLATFORM, "Create a district (a tenant) and its first admin"),
+    Route("GET", "/api/districts", "gateway", "districts", gateway.NoInput, PLATFORM,
+          "Every district", can_refuse=False),
     Route("POST", "/api/accounts", "gateway", "create_account", gateway.CreateAccount, ADMIN,
-          "Create an account for an organiser, assessor, auditor or admin"),
-    Route("GET", "/api/accounts", "gateway", "accounts", gateway.NoInput, ADMIN,
-          "Every account (never a password)", can_refuse=False),
+          "Create an account of one's district for an organiser, assessor, auditor or admin"),
+    Route("GET", "/api/accounts", "gateway", "accounts", gateway.NoInput, ACCOUNT_READERS,
+          "The district's accounts (the platform's admin: every district's), never a "
+          "password, whether disabled or locked", can_refuse=False),
+    Route("POST", ACCOUNT_PATH + "/disable", "gateway", "disable_account", gateway.AccountRef,
+          ADMIN, "Disable an account: its sessions end at once"),
+    Route("POST", ACCOUNT_PATH + "/enable", "gateway", "enable_account", gateway.AccountRef,
+          ADMIN, "Enable a disabled account again"),
+    Route("POST", ACCOUNT_PATH + "/password", "gateway", "reset_password",
+          gateway.ResetPassword, ADMIN,
+          "Reset an account's password: its sessions end, a lock is lifted"),
+    Route("POST", ACCOUNT_PATH + "/unlock", "gateway", "unlock_account", gateway.AccountRef,
+          ADMIN, "Lift the lock after repeated failed logins"),
+    Route("GET", "/api/account-changes", "gateway", "account_changes", gateway.ChangeQuery,
+          ADMIN, "Every change to accounts, with the account that made it", can_refuse=False),
+    Route("POST", "/api/me/password", "gateway", "change_password", gateway.ChangePassword,
+          ACCOUNT_HOLDERS, "Change one's own password (one's other sessions end)"),
+    Route("GET", "/api/sessions", "gateway", "sessions", gateway.SessionQuery,
+          ACCOUNT_HOLDERS, "Live sessions: one's own (an admin: every account's of the "
+          "district)", can_refuse=False),
+    Route("POST", "/api/sessions/<session_id>/revoke", "gateway", "revoke_session",
+          gateway.SessionRef, ACCOUNT_HOLDERS,
+          "End a session: one's own (an admin: any of the district's)"),
     # -- ballot: campaigns -----------------------------------------------------------
     Route("POST", "/api/campaigns", "ballot", "create_campaign", ballot.CreateCampaign, ADMIN,
           "Create a campaign with its scoring policy"),
     Route("GET", "/api/campaigns", "ballot", "list_campaigns", gateway.NoInput, STAFF,
-          "Every campaign", can_refuse=False),
+          "The district's campaigns", can_refuse=False),
     Route("GET", CAMPAIGN_PATH, "ballot", "get_campaign", ballot.CampaignRef, STAFF,
           "A campaign, its policy and superior assessments"),
     Route("GET", CAMPAIGN_PATH + "/meetings", "ballot", "list_meetings", ballot.CampaignRef,
@@ -162,7 +198,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", MEETING_PATH + "/results", "tally", "results", tally.MeetingRef, ANYONE,
           "A meeting's results, from its close on"),
     Route("GET", CAMPAIGN_PATH + "/grades", "tally", "grades", tally.CampaignRef, STAFF,
-          "The 双评 grades of a campaign", can_refuse=False),
+          "The 双评 grades of a campaign"),
     Route("GET", CAMPAIGN_PATH + "/summary", "tally", "summary", tally.CampaignRef, STAFF,
           "A campaign's district summary"),
     # -- notify ----------------------------------------------------------------------
@@ -203,8 +239,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/pledges", "pledge", "draft_pledge", pledge.DraftPledge, ORGANISERS,
           "Draft a pledge letter (承诺书) with its items", scope=UNIT),
     Route("GET", "/api/pledges", "pledge", "list_pledges", pledge.ListPledges, PLEDGE_READERS,
-          "Pledge letters (an organiser names their community)", scope=COMMUNITY,
-          can_refuse=False),
+          "Pledge letters (an organiser names their community)", scope=COMMUNITY),
     Route("GET", "/api/overdue-items", "pledge", "overdue_items", pledge.ListOverdue,
           PLEDGE_READERS, "Items overdue without a report", scope=COMMUNITY, can_refuse=False),
     Route("GET", PLEDGE_PATH, "pledge", "pledge_detail", pledge.PledgeRef, PLEDGE_READERS,

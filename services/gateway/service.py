@@ -43,7 +43,7 @@ class GatewayService(HealthEndpoints):
 
     @http("GET,POST", "/api/<path:rest>")
     def api(self, request: Request, rest: str) -> Response:
-        return self.gateway.api.handle(request, self._call)
+        return self.gateway.api.handle(self.gateway.as_sent(request), self._call)
 
     @http("GET", "/openapi.json")
     def openapi(self, request: Request) -> Response:
@@ -53,8 +53,8 @@ class GatewayService(HealthEndpoints):
 
     @http("GET", "/")
     def home(self, request: Request) -> Response:
-        return self.gateway.pages.handle(request, self._call)
+        return self.gateway.pages.handle(self.gateway.as_sent(request), self._call)
 
     @http("GET,POST", "/<path:rest>")
     def pages(self, request: Request, rest: str) -> Response:
-        return self.gateway.pages.handle(request, self._call)
+        return self.gateway.pages.handle(self.gateway.as_sent(request), self._call)

@@ -248,9 +248,10 @@ class TallyProjection:
         grade = scoring.composite_grade(policy, mass, assessment["score"])
         if assessment.get("correction"):
             grade["assessment_corrected"] = assessment["correction"]
-        previous = self._previous_grade(models, community, campaign["order"])
+        previous = self._previous_grade(models, campaign["district"], community, campaign["order"])
         document = {
             "campaign_id": campaign_id,
+            "district": campaign["district"],
             "community": community,
             **grade,
             "previous_grade": previous,
@@ -263,15 +264,22 @@ class TallyProjection:
         models.put("grades", key, document)
         # The correction is public on the assessment's own event; GradeAssigned keeps its shape.
         published = {
-            k: v for k, v in document.items() if k not in ("order", "assessment_corrected")
+            k: v
+            for k, v in document.items()
+            if k not in ("order", "assessment_corrected", "district")
         }
         self._publish(
             f"grade-{campaign_id}",
             NewEvent("GradeAssigned", published, event_id=event_id(source, f"grade:{community}")),
         )
 
-    def _previous_grade(self, models: ReadModels, community: str, order: list[int]) -> str | None:
-        earlier = [g for g in models.find("grades", {"community": community}) if g["order"] < order]
+    def _previous_grade(
+        self, models: ReadModels, district: str, community: str, order: list[int]
+    ) -> str | None:
+        """The community's grade in its district's campaign before: a community is known by
+        its name within its district (two districts may each have a 光明社区)."""
+        query = {"district": district, "community": community}
+        earlier = [g for g in models.find("grades", query) if g["order"] < order]
         return max(earlier, key=lambda g: g["order"])["grade"] if earlier else None
 
     def _summarize(

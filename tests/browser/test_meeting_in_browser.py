@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from services.gateway.auth import DISTRICT_ADMIN, ORGANISER, SCRUTINEER
-from tests.integration.gateway.gateway_stack import PASSWORD, Stack
+from tests.integration.gateway.gateway_stack import DISTRICT, PASSWORD, Stack
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 VOTERS = 32
@@ -219,9 +219,9 @@ def check_in_and_print_slips(desk: BrowserContext, page: Page, screenshots: Path
 def test_a_whole_meeting_runs_through_the_pages_with_thirty_phones(
     browser: Browser, stack: Stack, screenshots: Path
 ) -> None:
-    stack.accounts.create("admin", PASSWORD, DISTRICT_ADMIN, None)
-    stack.accounts.create("organiser", PASSWORD, ORGANISER, "光明社区")
-    stack.accounts.create("scrutineer", PASSWORD, SCRUTINEER, None)
+    stack.accounts.create("admin", PASSWORD, DISTRICT_ADMIN, None, district=DISTRICT)
+    stack.accounts.create("organiser", PASSWORD, ORGANISER, "光明社区", district=DISTRICT)
+    stack.accounts.create("scrutineer", PASSWORD, SCRUTINEER, None, district=DISTRICT)
     admin = log_in(browser.new_context(**DESK), stack.url, "admin")
     expect(admin).to_have_url(f"{stack.url}/desk")
 

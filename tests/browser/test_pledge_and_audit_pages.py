@@ -14,13 +14,13 @@ from playwright.sync_api import Browser, Page, expect
 from services.gateway.auth import AUDITOR, DISTRICT_ADMIN
 from services.pledge.dependencies import today_in_china
 from tests.browser.test_meeting_in_browser import shot
-from tests.integration.gateway.gateway_stack import PASSWORD, PLEDGE_QUORUM, Stack
+from tests.integration.gateway.gateway_stack import DISTRICT, PASSWORD, PLEDGE_QUORUM, Stack
 from tests.integration.gateway.test_api import call
 from tests.integration.gateway.test_pledges import ok, run_evaluation_meeting
 
 
 def logged_in(browser: Browser, stack: Stack, username: str, role: str) -> Page:
-    stack.accounts.create(username, PASSWORD, role, None)
+    stack.accounts.create(username, PASSWORD, role, None, district=DISTRICT)
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     page.goto(f"{stack.url}/login")
     page.fill("input[name=username]", username)

@@ -29,6 +29,9 @@ NAMESPACE = "qunping"
 DIGEST = "sha256:" + "0" * 64
 MONITORING = {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}}
 """`metrics` values switching on the Prometheus Operator's objects."""
+PUBLIC_URL = "https://qunping.district.example.invalid"
+GATEWAY = {"gateway": {"publicUrl": PUBLIC_URL}}
+"""The one value the chart asks for: where voters and staff reach the gateway."""
 
 Manifest = dict[str, Any]
 
@@ -37,10 +40,19 @@ class Invalid(Exception):
     """A manifest that a cluster with strict field validation would refuse."""
 
 
+def with_public_url(values: dict[str, Any] | None) -> dict[str, Any]:
+    """`values` with the gateway's public URL (which the chart requires) unless they say
+    one themselves, even an empty one."""
+    values = dict(values or {})
+    gateway = dict(values.get("gateway", {}))
+    gateway.setdefault("publicUrl", PUBLIC_URL)
+    return {**values, "gateway": gateway}
+
+
 def render(values: dict[str, Any] | None = None) -> list[Manifest]:
     """Every object `helm template` would produce for `values`, as dicts."""
     with helm_python.Chart.load(str(CHART)) as chart:
-        rendered = chart.render(values or {}, name=RELEASE, namespace=NAMESPACE)
+        rendered = chart.render(with_public_url(values), name=RELEASE, namespace=NAMESPACE)
     return [
         document
         for path, text in sorted(rendered.items())
@@ -54,7 +66,9 @@ def render_text(values: dict[str, Any] | None = None) -> dict[str, str]:
     """Each template's output as `helm template` prints it: documents trimmed, each after
     a `---` and a `# Source:` line; templates that render nothing are left out."""
     with helm_python.Chart.load(str(CHART)) as chart:
-        rendered: dict[str, str] = chart.render(values or {}, name=RELEASE, namespace=NAMESPACE)
+        rendered: dict[str, str] = chart.render(
+            with_public_url(values), name=RELEASE, namespace=NAMESPACE
+        )
     printed = {}
     for path, text in sorted(rendered.items()):
         documents = [document.strip() for document in re.split(r"^---\s*$", text, flags=re.M)]

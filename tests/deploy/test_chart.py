@@ -13,6 +13,8 @@ from services.gateway.routes import ROUTES
 from tests.deploy.manifests import (
     CHART,
     DIGEST,
+    GATEWAY,
+    PUBLIC_URL,
     KUBE_STATE_METRICS,
     MONITORING,
     REPOSITORY,
@@ -314,7 +316,7 @@ def test_every_object_carries_helms_recommended_labels_and_the_release_namespace
 
 
 def test_helm_lint_finds_no_warning_or_error() -> None:
-    report = helm_python.lint(str(CHART))
+    report = helm_python.lint(str(CHART), GATEWAY)
     # Helm's severities: 1 info, 2 warning, 3 error. The one info is "icon is recommended".
     serious = [message for message in report["messages"] if message["severity"] >= 2]
 
@@ -492,3 +494,22 @@ def test_a_sites_own_rules_join_the_group_and_are_validated_with_it() -> None:
     }
     with pytest.raises(Invalid, match="fro"):
         validate(by_kind(render(misspelt), "PrometheusRule")[0])
+
+
+def test_the_gateway_needs_its_https_public_url_and_believes_one_proxy_hop() -> None:
+    for values, reason in (
+        ({"gateway": {"publicUrl": ""}}, "gateway.publicUrl is required"),
+        ({"gateway": {"publicUrl": "http://qunping.example.invalid"}}, "must be https://"),
+    ):
+        with pytest.raises(helm_python.HelmError, match=reason):
+            render(values)
+    [gateway] = [
+        deployment
+        for deployment in by_kind(render(GATEWAY), "Deployment")
+        if deployment["metadata"]["name"] == "qunping-gateway"
+    ]
+    [container] = gateway["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+
+    assert env["QUNPING_PUBLIC_URL"] == PUBLIC_URL
+    assert env["QUNPING_TRUSTED_PROXY_HOPS"] == "1"

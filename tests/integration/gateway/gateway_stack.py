@@ -20,13 +20,15 @@ from pymongo.database import Database
 from qunping import infra
 from services.audit.service import AuditService
 from services.ballot.service import BallotService
-from services.gateway.auth import Accounts
+from services.gateway.auth import PLATFORM_ADMIN, Accounts
 from services.gateway.service import GatewayService
 from services.notify.service import NotifyService
 from services.pledge.service import PledgeService
 from services.tally.service import TallyService
 
 PASSWORD = "correct horse battery"
+DISTRICT = "吉州区"
+"""The district of the tests' accounts and campaigns."""
 PLEDGE_QUORUM = 3
 """Representatives a pledge evaluation meeting needs: few, to keep the tests fast."""
 
@@ -49,7 +51,8 @@ class Stack:
 
     def account(self, username: str, role: str, community: str | None = None) -> str:
         """A new account of `role`, logged in: its bearer token."""
-        self.accounts.create(username, PASSWORD, role, community)
+        district = None if role == PLATFORM_ADMIN else DISTRICT
+        self.accounts.create(username, PASSWORD, role, community, district=district)
         return self.login(username)
 
     def ballot_events(self) -> int:
@@ -84,19 +87,31 @@ def start_stack(
         address = f"127.0.0.1:{ports[service.name]}"
         container_factory(service, {**config, "WEB_SERVER_ADDRESS": address}).start()
     port = ports["gateway"] = infra.free_port()
-    gateway = container_factory(
-        GatewayService, {**config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}", **settings}
-    )
-    gateway.start()
+    url = start_gateway(container_factory, config, port, **settings)
     prefix = config["QUNPING_DB_PREFIX"]
     gateway_db = mongo_client[f"{prefix}gateway"]
     return Stack(
-        url=f"http://127.0.0.1:{port}",
+        url=url,
         accounts=Accounts(gateway_db, 60),
         ballot_db=mongo_client[f"{prefix}ballot"],
         gateway_db=gateway_db,
         ports=ports,
     )
+
+
+def start_gateway(
+    container_factory: Callable[..., Any],
+    config: dict[str, Any],
+    port: int | None = None,
+    **settings: Any,
+) -> str:
+    """A gateway (one more replica, if one runs already on `config`): its URL."""
+    port = port or infra.free_port()
+    gateway = container_factory(
+        GatewayService, {**config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}", **settings}
+    )
+    gateway.start()
+    return f"http://127.0.0.1:{port}"
 
 
 def wait_until_answering(url: str, seconds: float = 60) -> None:

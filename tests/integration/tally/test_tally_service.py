@@ -80,13 +80,26 @@ def small_meeting(
     return campaign_id, meeting_id, tokens
 
 
-def satisfied_three(cluster: Cluster) -> tuple[str, str]:
+def satisfied_three(cluster: Cluster, campaign_id: str | None = None) -> tuple[str, str]:
     """A small meeting, open, where three representatives were satisfied with 社区服务."""
-    campaign_id, meeting_id, tokens = small_meeting(cluster)
+    campaign_id, meeting_id, tokens = small_meeting(cluster, campaign_id)
     marks = [{"subject": "committee-1", "dimension": "社区服务", "value": "满意"}]
     for token in tokens[:3]:
         cluster.ballot.cast_ballot({"meeting_id": meeting_id, "token": token, "marks": marks})
     return campaign_id, meeting_id
+
+
+def graded(cluster: Cluster, campaign_id: str, meeting_id: str) -> dict[str, Any]:
+    """Close the meeting, assess its community at 70: the grade the tally gives it."""
+    cluster.ballot.close_voting({"meeting_id": meeting_id})
+    cluster.ballot.record_assessment(
+        {"campaign_id": campaign_id, "community": "光明社区", "score": 70,
+         "assessor": "区委", "basis": "考评"}
+    )  # fmt: skip
+    campaign = {"campaign_id": campaign_id}
+    cluster.settled(lambda: bool(cluster.tally.grades(campaign)["grades"]))
+    [grade] = cluster.tally.grades(campaign)["grades"]
+    return dict(grade)
 
 
 def test_the_sample_district_reproduces_the_reported_figures_from_raw_ballots(
@@ -165,13 +178,8 @@ def test_a_voided_meetings_results_leave_the_grade_and_the_summary_which_says_so
     cluster: Cluster,
 ) -> None:
     campaign_id, meeting_id = satisfied_three(cluster)
-    cluster.ballot.close_voting({"meeting_id": meeting_id})
-    cluster.ballot.record_assessment(
-        {"campaign_id": campaign_id, "community": "光明社区", "score": 70,
-         "assessor": "区委", "basis": "考评"}
-    )  # fmt: skip
+    graded(cluster, campaign_id, meeting_id)
     campaign = {"campaign_id": campaign_id}
-    cluster.settled(lambda: bool(cluster.tally.grades(campaign)["grades"]))
 
     cluster.ballot.void_meeting({"meeting_id": meeting_id, "reason": "唱票时发现选票被调换"})
 
@@ -301,3 +309,20 @@ def inexact_numbers(value: Any, path: str) -> list[str]:
     if isinstance(value, list):
         return [f for i, item in enumerate(value) for f in inexact_numbers(item, f"{path}[{i}]")]
     return []
+
+
+def test_the_previous_grade_is_the_same_districts_community_not_a_namesake_elsewhere(
+    cluster: Cluster,
+) -> None:
+    def graded_in(district: str, year: int) -> dict[str, Any]:
+        campaign = {"district": district, "year": year, "batch": "试点"}
+        campaign_id = cluster.ballot.create_campaign(campaign)["campaign_id"]
+        return graded(cluster, *satisfied_three(cluster, campaign_id))
+
+    first = graded_in("吉州区", 2011)
+    namesake = graded_in("青原区", 2012)
+    again = graded_in("吉州区", 2012)
+
+    assert (first["previous_grade"], first["movement"]) == (None, "first")
+    assert (namesake["previous_grade"], namesake["movement"]) == (None, "first")
+    assert (again["previous_grade"], again["movement"]) == ("标准", "kept")

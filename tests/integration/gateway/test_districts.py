@@ -4,16 +4,31 @@ resident units and letters, and reach none of another's, even where both have a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 import requests
+from pymongo import MongoClient
 
 from services.gateway.auth import PLATFORM_ADMIN
 from services.gateway.routes import ROUTES
-from tests.integration.gateway.gateway_stack import PASSWORD, Stack
+from tests.integration.gateway.gateway_stack import PASSWORD, Stack, start_stack
 from tests.integration.gateway.test_pledges import UNIT, letter
 
 QINGYUAN, YONGFENG = "青原区", "永丰县"
+
+
+@pytest.fixture
+def stack(
+    container_factory: Callable[..., Any],
+    nameko_config: dict[str, Any],
+    mongo_client: MongoClient[dict[str, Any]],
+) -> Stack:
+    """The stack, with room for the logins of two districts' accounts in one minute."""
+    return start_stack(
+        container_factory, nameko_config, mongo_client, QUNPING_LOGIN_LIMIT_PER_MINUTE=100
+    )
 
 
 def api(stack: Stack, method: str, path: str, token: str, **kwargs: Any) -> requests.Response:

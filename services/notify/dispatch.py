@@ -13,7 +13,6 @@ the delivery is dead-lettered and the subscription's queue moves on.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
@@ -172,6 +171,7 @@ class Dispatcher:
         self._lock = threading.Lock()
         self.wake = threading.Event()
         self._http = requests.Session()
+        self._pinned: dict[str, requests.Session] = {}
 
     def admit(self, url: str) -> None:
         """Raise InvalidInput unless webhooks may go to `url` (its host resolved now)."""
@@ -244,15 +244,14 @@ class Dispatcher:
             # Resolved and checked again at every attempt: the name may point elsewhere now;
             # and the attempt goes to the address checked (none: a host the operator allows).
             addresses = self._settings.egress.check(subscription.url, self._resolve)
-            pinned = pinned_session(addresses) if addresses else None
-            with pinned or contextlib.nullcontext(self._http) as http:
-                response = http.post(
-                    subscription.url,
-                    data=body,
-                    headers=headers,
-                    timeout=self._settings.webhook_timeout_seconds,
-                    allow_redirects=False,
-                )
+            http = self._session_to(addresses[0]) if addresses else self._http
+            response = http.post(
+                subscription.url,
+                data=body,
+                headers=headers,
+                timeout=self._settings.webhook_timeout_seconds,
+                allow_redirects=False,
+            )
             status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
@@ -281,6 +280,13 @@ class Dispatcher:
         )
         self._outbox.settle(delivery, attempt, status, error, retry_in)
         self._webhook_attempts.labels(outcome).inc()
+
+    def _session_to(self, address: str) -> requests.Session:
+        """A session pinned to `address`, kept so its connections are reused."""
+        with self._lock:
+            if address not in self._pinned:
+                self._pinned[address] = pinned_session([address])
+            return self._pinned[address]
 
     def _attempt_email(self, email: dict[str, Any]) -> None:
         smtp = self._settings.smtp

@@ -67,14 +67,20 @@ def rewrite_first_meeting(
     checkpoints and the tally's source hashes; `checkpoints` says what the insider does
     with the signed checkpoints in the log: keep them, or re-sign them with a key of his."""
     events = list(sources.log("ballot").read_all())
+
+    def dissatisfied(mark: dict[str, str]) -> bool:
+        return mark["dimension"] == "社区服务" and mark["value"] == "不满意"
+
     [index] = [
         i
         for i, e in enumerate(events)
-        if e.type == "BallotCast" and e.data["marks"][0]["value"] == "不满意"
+        if e.type == "BallotCast" and any(dissatisfied(mark) for mark in e.data["marks"])
     ]
     assert events[index].position < recorded.first_closed_at
     marks = [dict(mark) for mark in events[index].data["marks"]]
-    marks[0]["value"] = "满意"
+    for mark in marks:
+        if dissatisfied(mark):
+            mark["value"] = "满意"
     events[index] = replace(events[index], data={**events[index].data, "marks": marks})
     events = rechained(events, index)
     if checkpoints == "resign":

@@ -11,6 +11,7 @@ from qunping.core.checkpoints import Keyring, checkpoint_of
 from qunping.core.mongo_eventlog import MongoEventLog
 from qunping.core.tamper import CHECKPOINT, KEY_ANNOUNCED
 from services.ballot.service import BallotService
+from tests.actors import Acting
 from tests.integration.ballot.test_ballot_service import marks, meeting_ready
 
 
@@ -38,10 +39,11 @@ def test_a_close_is_signed_before_the_close_returns(
 ) -> None:
     container_factory(BallotService, nameko_config).start()
     with ClusterRpcProxy(nameko_config) as cluster:
-        meeting_id, tokens = meeting_ready(cluster.ballot, tokens=3)
-        cluster.ballot.open_voting({"meeting_id": meeting_id})
-        cluster.ballot.cast_ballot({"meeting_id": meeting_id, "token": tokens[0], "marks": marks()})
-        cluster.ballot.close_voting({"meeting_id": meeting_id})
+        ballot = Acting(cluster.ballot)
+        meeting_id, tokens = meeting_ready(ballot, tokens=3)
+        ballot.open_voting({"meeting_id": meeting_id})
+        ballot.cast_ballot({"meeting_id": meeting_id, "token": tokens[0], "marks": marks()})
+        ballot.close_voting({"meeting_id": meeting_id})
         log = ballot_log(nameko_config, mongo_client)
         [closed] = [e for e in log.read_all() if e.type == "VotingClosed"]
         signed_at_close = valid(log)

@@ -84,9 +84,9 @@ def test_no_log_line_of_a_cast_holds_token_receipt_mark_address_or_user_agent(
     again, _ = voter_request(stack, "POST", f"{path}/ballots", {"token": tokens[0], "marks": marks})
     assert again == 409
     receipt = cast["receipt"]
-    status, found = voter_request(stack, "GET", f"{path}/receipts/{receipt}")
+    status, found = voter_request(stack, "POST", f"{path}/receipts", {"code": receipt})
     assert (status, found["in_ballot_box"]) == (200, True)
-    status, _ = voter_request(stack, "GET", f"/receipt/{meeting_id}?code={receipt}")
+    status, _ = voter_request(stack, "GET", f"/receipt/{meeting_id}")
     assert status == 200
 
     lines = log_lines.lines[cast_path_starts:]

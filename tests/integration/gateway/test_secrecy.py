@@ -46,6 +46,12 @@ def ballot_marks(value: str) -> list[dict[str, str]]:
 
 
 @pytest.fixture
+def services_config() -> dict[str, str]:
+    # The test's webhook receiver listens on loopback, which webhooks reach only where allowed.
+    return {"QUNPING_WEBHOOK_ALLOW": "127.0.0.1/32"}
+
+
+@pytest.fixture
 def receiver() -> Iterator[Receiver]:
     made = Receiver(infra.free_port(), always(200)).start()
     yield made

@@ -69,6 +69,13 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
     return value
 
 
+def stored_results(cluster: Any, meeting_id: str) -> Any:
+    try:
+        return cluster.tally.results({"meeting_id": meeting_id})
+    except NotFound:
+        return None
+
+
 class Cluster:
     def __init__(self, proxy: Any, factory: Callable[..., Any], config: dict[str, Any]) -> None:
         self.ballot, self.tally = Acting(proxy.ballot), proxy.tally
@@ -177,7 +184,8 @@ def test_register_pledge_sign_report_evaluate_by_ballot_and_export_the_year_end_
         "percent": "75.00",
     }
     assert results["unit"]["satisfaction"] == {"favourable": 6, "valid": 12, "percent": "50.00"}
-    published = cluster.tally.results({"meeting_id": started["meeting_id"]})
+    # The pledge may hear of the results before the tally's own answer has them stored.
+    published = wait_for(lambda: stored_results(cluster, started["meeting_id"]), "tally results")
     assert published["community"] == "光明社区"  # announced on the spot like any meeting
     # The tally takes a campaign of other subject kinds in its stride: no grade (no
     # committee, no superior assessment), no alert, the meeting counted in its summary.

@@ -74,6 +74,8 @@ class PrivateRabbit:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                # Erlang writes a crash dump (MnesiaCore.*) to its working directory.
+                cwd=self.base,
             )
         infra._wait_for(lambda: infra.amqp_reachable(self.uri, 1) is None, 90, self.node)
 

@@ -13,7 +13,7 @@ what was published by then is compared: exactly the results an auditor holds on 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -34,12 +34,19 @@ fewer, larger commits (each touches only a few read-model documents) cost less."
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """Which campaign or meeting the comparison is about (the replay is always whole)."""
+    """Which district, campaign or meeting the comparison is about (the replay is always
+    whole); a district's auditor is told of its own district's differences only."""
 
     campaign: str | None = None
     meeting: str | None = None
+    district: str | None = None
+    within: frozenset[str] | None = None
+    """The district's campaigns and meetings, as the replay found them in the log."""
 
     def covers(self, document: Mapping[str, Any], key: Any = None) -> bool:
+        named = {key, document.get("campaign_id"), document.get("meeting_id")}
+        if self.within is not None and not named & self.within:
+            return False
         if self.meeting is not None and self.meeting not in (key, document.get("meeting_id")):
             return False
         return self.campaign is None or self.campaign in (key, document.get("campaign_id"))
@@ -97,7 +104,9 @@ def replay(sources: Sources, *, as_of: int | None = None, scope: Scope = Scope()
     published: dict[str, tuple[str, NewEvent]] = {}
 
     ballot_boxes: dict[str, list[RecordedEvent]] = {}
-    uncommitted: list[str] = []
+    uncommitted: list[tuple[str, str]] = []
+    """(meeting, what is wrong with its close)"""
+    district_ids: set[str] = set()
 
     def read(after: int) -> Iterator[RecordedEvent]:
         """The log once, in order, keeping each ballot for its meeting's close: every
@@ -107,13 +116,21 @@ def replay(sources: Sources, *, as_of: int | None = None, scope: Scope = Scope()
             if event.type == "BallotCast":
                 ballot_boxes.setdefault(event.stream, []).append(upcasters.upcast(event))
             elif event.type == "VotingClosed":
+                meeting_id = event.data["meeting_id"]
                 stated = upcasters.upcast(event).data["ballots_digest"]
-                box = marks_of(ballot_boxes.get(f"ballotbox-{event.data['meeting_id']}", []))
+                box = marks_of(ballot_boxes.get(f"ballotbox-{meeting_id}", []))
                 if stated is not None and stated != ballots_digest(box):
                     uncommitted.append(
-                        f"ballot log position {event.position}: the close of meeting "
-                        f"{event.data['meeting_id']} commits to other ballots than the log's"
+                        (
+                            meeting_id,
+                            f"ballot log position {event.position}: the close of meeting "
+                            f"{meeting_id} commits to other ballots than the log's",
+                        )
                     )
+            elif event.type == "CampaignCreated" and event.data["district"] == scope.district:
+                district_ids.add(event.data["campaign_id"])
+            elif event.type == "MeetingScheduled" and event.data["campaign_id"] in district_ids:
+                district_ids.add(event.data["meeting_id"])
             yield event
 
     def ballots_of(meeting_id: str) -> list[list[dict[str, str]]]:
@@ -135,7 +152,11 @@ def replay(sources: Sources, *, as_of: int | None = None, scope: Scope = Scope()
             on_tamper=lambda found: stopped.append(f"the replay stopped at {found}"),
         )
         report = ReplayReport(as_of=until, replayed=runner.catch_up(), differences=stopped)
-        report.differences += uncommitted
+        if scope.district is not None:
+            scope = replace(scope, within=frozenset(district_ids))
+        report.differences += [
+            wrong for meeting_id, wrong in uncommitted if scope.covers({"meeting_id": meeting_id})
+        ]
         if as_of is None or as_of == live:
             _compare_read_models(sources, scratch, projection, scope, report)
         else:

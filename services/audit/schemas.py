@@ -20,6 +20,9 @@ class Replay(StrictSchema):
     """A ballot-log position; omitted: what the live tally reflects."""
     campaign_id = fields.String(validate=ID)
     meeting_id = fields.String(validate=ID)
+    district = fields.String(validate=validate.Length(min=1, max=100))
+    """A district's auditor is told of its own district's differences (the gateway names
+    the caller's); the replay itself is always of the whole log."""
 
 
 class ExportBundle(StrictSchema):

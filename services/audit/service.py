@@ -127,7 +127,11 @@ class AuditService(HealthEndpoints):
     @rpc
     def replay(self, payload: dict[str, Any]) -> dict[str, Any]:
         query = load(schemas.Replay(), payload)
-        scope = Scope(campaign=query.get("campaign_id"), meeting=query.get("meeting_id"))
+        scope = Scope(
+            campaign=query.get("campaign_id"),
+            meeting=query.get("meeting_id"),
+            district=query.get("district"),
+        )
         return replay(self.sources, as_of=query.get("as_of"), scope=scope).as_dict()
 
     @rpc

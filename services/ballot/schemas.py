@@ -132,3 +132,6 @@ class CheckReceipt(StrictSchema):
 class ReadLog(StrictSchema):
     after = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0))
     limit = fields.Integer(load_default=500, strict=True, validate=validate.Range(min=1, max=1000))
+    district = fields.String(validate=SHORT_TEXT)
+    """A district's reader sees its own district's events (the gateway names the caller's);
+    qunping's own consumers name none and read the whole log."""

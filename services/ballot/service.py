@@ -303,10 +303,20 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
 
     @rpc
     def read_log(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """The ballot log after a position, for qunping's own consumers; ballots sealed."""
+        """The ballot log after a position, ballots sealed: all of it for qunping's own
+        consumers; for a district's reader, the events of its campaigns and meetings and those
+        of the whole log, with `last_position` read so that paging goes past the others'."""
         query = load(schemas.ReadLog(), payload)
         events = self.store.log.read_batch(query["after"], query["limit"])
-        return {"events": [sealed(event) for event in events]}
+        last_position = events[-1].position if events else query["after"]
+        if query.get("district") is not None:
+            directory = self.store.directory()  # read after the batch: it knows every id in it
+            events = [
+                event
+                for event in events
+                if directory.district_of(event.data) in (None, query["district"])
+            ]
+        return {"events": [sealed(event) for event in events], "last_position": last_position}
 
     @rpc
     def list_meetings(self, payload: dict[str, Any]) -> dict[str, Any]:

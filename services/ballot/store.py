@@ -9,7 +9,7 @@ refuse a stale decision and the command is decided again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -33,7 +33,17 @@ class Directory:
 
     campaigns: dict[str, dict[str, Any]] = field(default_factory=dict)
     meetings: dict[str, list[str]] = field(default_factory=dict)
+    campaign_of: dict[str, str] = field(default_factory=dict)
+    """Each meeting's campaign."""
     position: int = 0
+
+    def district_of(self, data: Mapping[str, Any]) -> str | None:
+        """The district an event of this log concerns, by the campaign or meeting it names;
+        None for what concerns the whole log (its checkpoints, keys and alerts)."""
+        campaign_id = data.get("campaign_id") or self.campaign_of.get(data.get("meeting_id", ""))
+        if campaign_id is None:
+            return None
+        return str(self.campaigns[campaign_id]["district"])
 
 
 class BallotStore:
@@ -61,6 +71,7 @@ class BallotStore:
                 elif event.type == "MeetingScheduled":
                     meetings = known.meetings.setdefault(event.data["campaign_id"], [])
                     meetings.append(event.data["meeting_id"])
+                    known.campaign_of[event.data["meeting_id"]] = event.data["campaign_id"]
                 known.position = event.position
             return known
 

@@ -63,7 +63,7 @@ DISTRICT_LOOKUPS = {
 leads to, by its campaign) its district."""
 DISTRICT_LISTS = {"list_campaigns": "campaigns"}
 """RPCs answering a list of every district's: the gateway keeps the caller's district's."""
-DISTRICT_FILTERS = frozenset({"list_units", "list_pledges", "overdue_items"})
+DISTRICT_FILTERS = frozenset({"list_units", "list_pledges", "overdue_items", "replay", "read_log"})
 """RPCs that take a district to filter by: the gateway gives the caller's."""
 
 

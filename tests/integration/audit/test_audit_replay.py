@@ -109,6 +109,22 @@ def test_a_scope_limits_the_comparison_to_one_meeting(sources: Sources, recorded
     assert not replay(sources, scope=Scope(campaign=recorded.campaign_id)).ok
 
 
+def test_a_districts_auditor_is_told_of_its_own_districts_differences_only(
+    sources: Sources, recorded: Recorded
+) -> None:
+    sources.database("tally")["results"].update_one(
+        {"_id": recorded.second}, {"$set": {"results.returned": 40}}
+    )
+
+    elsewhere = replay(sources, scope=Scope(district="永丰县"))
+    own = replay(sources, scope=Scope(district="吉州区"))
+
+    assert elsewhere.ok and elsewhere.compared == 0 and recorded.second not in str(elsewhere)
+    assert not own.ok
+    assert any(recorded.second in difference for difference in own.differences)
+    assert elsewhere.replayed == own.replayed  # the replay itself is always whole
+
+
 def test_the_cli_replays_as_of_a_time_and_refuses_one_without_a_zone(
     sources: Sources, recorded: Recorded
 ) -> None:

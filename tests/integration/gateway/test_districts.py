@@ -251,3 +251,37 @@ def test_every_staff_page_naming_another_districts_things_is_refused(stack: Stac
     # The public pages stay public, whoever looks.
     board = requests.get(f"{stack.url}/board/{meeting}", cookies=cookies, timeout=60)
     assert board.status_code == 200
+
+
+def test_a_districts_reader_pages_through_the_ballot_log_seeing_only_its_own_districts_events(
+    stack: Stack,
+) -> None:
+    qingyuan, yongfeng = two_districts(stack)
+    theirs = district_data(stack, yongfeng, YONGFENG)
+    ours = district_data(stack, qingyuan, QINGYUAN)
+
+    seen, after, pages = [], 0, 0
+    while True:
+        page = api(stack, "GET", "/api/ballot/log", qingyuan, params={"after": after, "limit": 1})
+        assert page.status_code == 200, page.text
+        body = page.json()
+        if body["last_position"] == after:
+            break
+        seen.extend(body["events"])
+        after, pages = body["last_position"], pages + 1
+    whole = stack.log_heads()
+
+    named = {
+        event["data"][field]
+        for event in seen
+        for field in ("campaign_id", "meeting_id")
+        if field in event["data"]
+    }
+    # Its campaign and meeting, and what concerns the whole log (its signing key), no other.
+    assert named == {ours["campaign_id"], ours["meeting_id"]}
+    assert {"qunping.ballot.CampaignCreated", "qunping.ballot.MeetingScheduled"} <= {
+        event["type"] for event in seen
+    }
+    # Their events were paged past, one position at a time, never shown.
+    assert pages == whole["ballot"] > len(seen)
+    assert theirs["campaign_id"] not in str(seen) and theirs["meeting_id"] not in str(seen)

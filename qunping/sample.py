@@ -1,6 +1,7 @@
 """The sample district: 吉州区's first pilot batch, voted ballot by ballot through the services.
 
-The reported outcome (DESIGN.md §1) was: satisfaction with the committees 95.94%, with the
+The reported outcome (docs/architecture.md#the-job) was: satisfaction with the committees
+95.94%, with the
 party secretaries 96%, with community services 97%, excellence of graduate cadres 96.5%.
 Here 15 communities of 60 representatives each cast 900 generated ballots whose pooled
 figures are exactly those, computed by the real tally from raw ballots:

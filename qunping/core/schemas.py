@@ -61,9 +61,10 @@ class PayloadSchemas:
     """Which schema validates the data of each (event type, schema version).
 
     A log given a registry refuses to record an event whose data its schema refuses, so
-    every stored payload matches a documented schema (DESIGN.md §4.7). An event type
-    registered `public` is part of the contract with outside systems; all others stay
-    inside qunping (a ballot never leaves).
+    every stored payload matches a documented schema. An event type registered `public`
+    is part of the contract with outside systems
+    (docs/architecture.md#7-events-are-a-public-contract); all others stay inside qunping (a
+    ballot never leaves).
     """
 
     def __init__(self) -> None:

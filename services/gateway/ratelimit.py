@@ -2,7 +2,8 @@
 
 The counters hold a key and a count for the current minute, nothing else: for casting the
 key is the client's address and no token, ballot or time is kept beside it, so the limiter
-can never become a record linking an address to a ballot (DESIGN.md §4.2). Behind an ingress
+can never become a record linking an address to a ballot (docs/architecture.md#2-secret-ballot).
+Behind an ingress
 the address is the one the trusted proxies saw (`QUNPING_TRUSTED_PROXY_HOPS`). Each gateway
 process counts on its own; behind n replicas a client gets up to n times the limit.
 """

@@ -21,7 +21,8 @@ from services.gateway.dependencies import Gateway, GatewayDependency
 from services.gateway.openapi import openapi_document
 
 # eventlet's access log names each client address and path; on the voting pages that
-# would be a record of who cast when (DESIGN.md §4.2), so the gateway keeps none.
+# would be a record of who cast when (docs/architecture.md#2-secret-ballot), so the gateway
+# keeps none.
 logging.getLogger("nameko.web.server").setLevel(logging.WARNING)
 
 

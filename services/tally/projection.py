@@ -2,7 +2,8 @@
 
 While a meeting is open its board counts check-ins, issued and returned ballots, nothing
 else: ballots reach the tally sealed, and their marks are fetched only once voting has
-closed (DESIGN.md §4.3). At the close the results are computed, stored and published as a
+closed (docs/architecture.md#3-no-partial-results). At the close the results are computed,
+stored and published as a
 `ResultsPublished` event of the tally's own log; a community's 双评 grade follows once its
 results and its superior assessment both exist; the campaign's district summary follows
 every change. Every document derives from the source events alone, so a rebuild from

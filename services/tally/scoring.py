@@ -1,4 +1,4 @@
-"""The formulas of DESIGN.md §3, applied as a meeting's policy says: pure, exact.
+"""The formulas of docs/architecture.md#scoring-policy, as a meeting's policy says: pure, exact.
 
 Rates are kept as exact fractions (favourable, valid) and shown as percentages rounded
 half-up to two decimals only at the edge, so pooled figures never compound rounding. So is

@@ -1,5 +1,6 @@
 """Faults during a steady stream of casts: after recovery the results equal exactly the
-accepted ballots, none lost, none doubled (DESIGN.md §4.5).
+accepted ballots, none lost, none doubled
+(docs/architecture.md#5-nothing-lost-nothing-counted-twice).
 
 The services run as real processes against a RabbitMQ node and a MongoDB wire server of
 this module's own, which it kills and restarts; the machine's shared broker is never

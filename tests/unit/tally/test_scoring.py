@@ -1,4 +1,4 @@
-"""The tally's formulas against hand-computed cases (DESIGN.md §3)."""
+"""The tally's formulas against hand-computed cases (docs/architecture.md#scoring-policy)."""
 
 from fractions import Fraction
 

@@ -25,13 +25,15 @@ class ServiceProcess:
 
     def start(self) -> None:
         with self.log_path.open("ab") as output:
+            # A test run killed outright takes its services with it.
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "qunping", "service", self.name],
+                [*infra.dies_with_starter(), sys.executable, "-m", "qunping", "service", self.name],
                 cwd=REPOSITORY,
                 env=self.environ,
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
+            infra.handed_over(self.process)
 
     def kill(self) -> None:
         """kill -9: no handler finishes, no message is acknowledged, nothing is flushed."""

@@ -167,14 +167,15 @@ def _stack_processes(
     processes = []
     for name, port in ports.items():
         with (log_dir / f"{name}.log").open("ab") as log:
-            processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "qunping", "service", name],
-                    env={**env, "QUNPING_HTTP_PORT": str(port)},
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+            # A test run killed outright takes its services with it.
+            process = subprocess.Popen(
+                [*infra.dies_with_starter(), sys.executable, "-m", "qunping", "service", name],
+                env={**env, "QUNPING_HTTP_PORT": str(port)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
+            infra.handed_over(process)
+            processes.append(process)
     url = f"http://127.0.0.1:{ports['gateway']}"
     try:
         wait_until_answering(url)

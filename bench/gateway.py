@@ -39,8 +39,8 @@ import requests  # noqa: E402
 
 from bench.harness import ARTIFACTS, Comparison, mongo_server, rate, report  # noqa: E402
 from bench.services import MARKS, cast_all, open_meeting, services  # noqa: E402
-from qunping import infra  # noqa: E402
 from qunping.core.config import DEFAULTS  # noqa: E402
+from qunping.operator import infra  # noqa: E402
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 PACED_CASTS_PER_SECOND = 50

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from qunping import infra
+from qunping.operator import infra
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 

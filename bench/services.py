@@ -31,12 +31,12 @@ from pymongo import MongoClient  # noqa: E402
 from pymongo.database import Database  # noqa: E402
 
 from bench.harness import ARTIFACTS, Comparison, interleaved, mongo_server, report  # noqa: E402
-from qunping import infra, launcher  # noqa: E402
 from qunping.core.config import DEFAULTS, settings_from  # noqa: E402
 from qunping.core.envelope import NewEvent  # noqa: E402
 from qunping.core.mongo_eventlog import MongoEventLog  # noqa: E402
 from qunping.core.projection import ProjectionRunner  # noqa: E402
 from qunping.core.roles import ORGANISER, SCRUTINEER  # noqa: E402
+from qunping.operator import infra, launcher  # noqa: E402
 from services.ballot import domain  # noqa: E402
 from services.ballot.events import payloads  # noqa: E402
 from services.ballot.policy import merged_with_defaults  # noqa: E402

@@ -1,3 +1,3 @@
-from qunping.cli import main
+from qunping.operator.cli import main
 
 main()

@@ -25,8 +25,8 @@ from kombu.connection import Connection  # noqa: E402
 from pymongo import MongoClient  # noqa: E402
 from pymongo.database import Database  # noqa: E402
 
-from qunping import broker_access, infra  # noqa: E402
 from qunping.core.config import DEFAULTS  # noqa: E402
+from qunping.operator import broker_access, infra  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
@@ -105,7 +105,7 @@ def amqp_uri() -> Iterator[str]:
             pytest.MonkeyPatch.context() as patch,
         ):
             # Every service of the run, in this process or another, connects as its own
-            # user (qunping.broker_access), so what is tested is what is deployed.
+            # user (qunping.operator.broker_access), so what is tested is what is deployed.
             patch.setenv(broker_access.USERS_FILE_VARIABLE, str(users))
             yield uri
     except infra.InfraError as error:
@@ -139,7 +139,7 @@ def container_factory(
     nameko_config: dict[str, Any], container_factory: Any, amqp_uri: str
 ) -> Iterator[Any]:
     """nameko's factory, with four changes for running several services in one process:
-    each of qunping's services connects as its own broker user (qunping.broker_access);
+    each of qunping's services connects as its own broker user (qunping.operator.broker_access);
     each container gets a web server port of its own (health endpoints) unless the test
     chose one; its containers are killed before `nameko_config` drops the test's databases
     (requested first, so torn down last: SecantusDB never answers a `dropDatabase` while a

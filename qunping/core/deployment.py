@@ -41,7 +41,7 @@ ANNOUNCEMENT_QUEUE = "qunping.deployment"
 # An argument RabbitMQ compares on every declaration and that takes any text. Nothing is
 # published to the queue, so nothing is ever dead-lettered to this (absent) exchange; but
 # declaring the queue needs `write` on it, which each service's broker user has on this
-# prefix only (qunping.broker_access).
+# prefix only (qunping.operator.broker_access).
 _IDENTITY_ARGUMENT = "x-dead-letter-exchange"
 IDENTITY_EXCHANGE_PREFIX = "qunping.deployment."
 # The refusal ends "... received '<prefix>-' but current is '<prefix><id>'", cut at 255

@@ -19,12 +19,12 @@ from typing import Any
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from qunping.contract import REGISTRIES
+from qunping.core import registry
 from qunping.core.dependencies import RELAY_STATE
 from qunping.core.eventlog import LogHead
 from qunping.core.mongo_eventlog import MongoEventLog
 
-SHARED_SCRATCH = "audit_scratch"
+SHARED_SCRATCH = registry.service("audit").writes
 """The audit service's one scratch database, after the prefix."""
 
 
@@ -34,8 +34,8 @@ class Sources:
     ) -> None:
         self.client = client
         self.prefix = prefix
-        self.logs = list(REGISTRIES)
-        """Every log that owns facts (a log joins the audit by joining the contract)."""
+        self.logs = list(registry.logs())
+        """Every log that owns facts (a log joins the audit by joining the registry)."""
         self._shared_scratch = shared_scratch
         self._scratch_lock = threading.Lock()
 

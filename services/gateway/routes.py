@@ -3,8 +3,8 @@
 A row names the HTTP method and path, the service and RPC it calls, the request schema
 (the service's own marshmallow schema), the roles allowed (none: anyone, e.g. a voter with
 a ballot token) and how the community it concerns is found, so an organiser acts only for
-their own. Adding a service's endpoints is adding rows here (and the service's name to
-`SERVICES` below); `api.py` and `openapi.py` read nothing else.
+their own. Adding a service's endpoints is adding rows here (the service itself is named
+in `qunping.core.registry`); `api.py` and `openapi.py` read nothing else.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from marshmallow import Schema
 
+from qunping.core import registry
 from qunping.core.feed import FeedRequest
 from services.audit import schemas as audit
 from services.ballot import schemas as ballot
@@ -28,11 +29,6 @@ from services.gateway.auth import (
 from services.notify import schemas as notify
 from services.pledge import schemas as pledge
 from services.tally import service as tally
-
-SERVICES = ("ballot", "tally", "notify", "pledge", "audit")
-"""The services the gateway calls over RPC; `gateway` routes are answered in the gateway."""
-LOGS = ("ballot", "tally", "notify", "pledge")
-"""The services whose logs have a public feed."""
 
 ANYONE: frozenset[str] = frozenset()
 ADMIN = frozenset({DISTRICT_ADMIN})
@@ -274,7 +270,7 @@ ROUTES: tuple[Route, ...] = (
     *(
         Route("GET", f"/api/{service}/feed", service, "public_feed", FeedRequest, READERS,
               f"The {service} log's public events after a position", can_refuse=False)
-        for service in LOGS
+        for service in registry.logs()
     ),
 )
 # fmt: on

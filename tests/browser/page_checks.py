@@ -10,6 +10,7 @@ from typing import Any
 
 from playwright.sync_api import Page
 
+from qunping.core import registry
 from services.ballot.domain import CATEGORIES, CLOSED, OPEN, SCHEDULED, VOID
 from services.ballot.policy import DEFAULT_POLICY
 from services.tally.scoring import POOLS
@@ -17,7 +18,6 @@ from services.tally.scoring import POOLS
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 MOVEMENTS = ("first", "promoted", "demoted", "kept")
-LOGS = ("ballot", "tally", "notify", "pledge")
 
 INTERNAL_KEYS = frozenset(
     {
@@ -31,7 +31,7 @@ INTERNAL_KEYS = frozenset(
         OPEN,
         CLOSED,
         VOID,
-        *LOGS,
+        *registry.logs(),
         "item",
         "in_force",
         "awaiting_signatures",

@@ -8,7 +8,8 @@ import helm_python
 import pytest
 import yaml
 
-from qunping import broker_access, database_access
+from qunping.core import registry
+from qunping.operator import broker_access, database_access
 from services.gateway.routes import ROUTES
 from tests.deploy.manifests import (
     CHART,
@@ -28,9 +29,9 @@ from tests.deploy.manifests import (
     validate,
 )
 
-SERVICES = ["ballot", "tally", "pledge", "notify", "audit", "gateway"]
-SINGLE_WRITERS = {"ballot", "tally", "pledge"}
-LOGS = ["ballot", "tally", "notify", "pledge"]
+SERVICES = registry.names()
+SINGLE_WRITERS = {s.name for s in registry.SERVICES if s.scaling == registry.Scaling.SINGLE_WRITER}
+LOGS = registry.logs()
 # Every service is on by default; said again here, the chart is checked whole.
 ALL_SERVICES = {"services": {"pledge": {"enabled": True}, "gateway": {"enabled": True}}}
 EVERYTHING_ON = {
@@ -91,6 +92,19 @@ def test_the_chart_renders_what_the_issue_asks_for(manifests: list[Manifest]) ->
     assert "Secret" not in kinds, "credentials only through existing Secret references"
     assert sorted(containers(manifests)) == sorted(f"qunping-{name}" for name in SERVICES)
     assert len(by_kind(manifests, "PodDisruptionBudget")) == len(SERVICES)
+
+
+def test_the_charts_services_are_the_registrys_with_its_scaling_logs_and_databases() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())["services"]
+
+    assert set(values) == set(registry.names())
+    for service in registry.SERVICES:
+        chart = values[service.name]
+        assert chart["scaling"] == service.scaling, service.name
+        assert chart.get("signs", False) == service.owns_log, service.name
+        assert chart.get("database", service.name) == service.writes, service.name
+        reads = list(registry.logs()) if service.reads_every_log else []
+        assert chart.get("reads", []) == reads, service.name
 
 
 def test_strict_validation_refuses_a_misspelt_field_and_an_unknown_kind(
@@ -384,7 +398,7 @@ NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 
 
 def test_the_rendered_broker_permissions_are_the_tables_own() -> None:
-    """The chart's users, permissions and topic permissions say what qunping.broker_access
+    """The chart's users, permissions and topic permissions say what qunping.operator.broker_access
     says, for every role and for a subscriber: the two cannot drift apart."""
     rendered = render({**ALL_SERVICES, "rabbitmq": {"subscribers": ["district-archive"]}})
     users = {user["metadata"]["name"] for user in by_kind(rendered, "User")}

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from qunping import database_access
+from qunping.operator import database_access
 from tests.deploy.manifests import (
     DIGEST,
     MONITORING,

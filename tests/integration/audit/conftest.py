@@ -18,9 +18,9 @@ from nameko.containers import ServiceContainer
 from nameko.standalone.rpc import ClusterRpcProxy
 from pymongo import MongoClient
 
-from qunping import infra
 from qunping.core.config import settings_from
 from qunping.core.mongo_eventlog import MongoEventLog
+from qunping.operator import infra
 from services.audit.sources import Sources
 from services.ballot.service import BallotService
 from services.tally.service import TallyService

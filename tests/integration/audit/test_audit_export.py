@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from qunping.cli import cli
 from qunping.core.envelope import canonical_json
+from qunping.operator.cli import cli
 from services.audit.bundle import export
 from services.audit.replay import Scope, replay
 from services.audit.sources import Sources

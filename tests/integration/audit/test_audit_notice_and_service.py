@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from qunping.cli import cli
-from qunping.contract import REGISTRIES
 from qunping.core.errors import InvalidInput
+from qunping.operator.cli import cli
+from qunping.operator.contract import REGISTRIES
 from services.audit.notice import render_notice
 from services.audit.service import AuditService
 from services.audit.sources import Sources

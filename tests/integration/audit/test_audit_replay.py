@@ -5,7 +5,7 @@ from typing import Any
 import bson
 from click.testing import CliRunner
 
-from qunping.cli import cli
+from qunping.operator.cli import cli
 from services.audit.replay import Scope, position_at, replay
 from services.audit.sources import Sources
 from tests.integration.audit.conftest import Recorded

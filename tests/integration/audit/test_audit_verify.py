@@ -5,9 +5,9 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from qunping.cli import cli
 from qunping.core.envelope import RecordedEvent
 from qunping.core.mongo_eventlog import _commit_document
+from qunping.operator.cli import cli
 from services.audit.sources import Sources
 from services.audit.verify import verify_all
 from tests.integration.audit.conftest import Recorded

@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from qunping.cli import cli
-from qunping.contract import REGISTRIES
 from qunping.core.checkpoints import SigningKey, checkpoint_of, printed, sign_head
 from qunping.core.dependencies import RELAY_STATE
 from qunping.core.envelope import RecordedEvent
@@ -19,6 +17,8 @@ from qunping.core.eventlog import LogHead
 from qunping.core.feed import public_feed
 from qunping.core.mongo_eventlog import _commit_document
 from qunping.core.tamper import CHECKPOINT, KEY_ANNOUNCED
+from qunping.operator.cli import cli
+from qunping.operator.contract import REGISTRIES
 from services.audit.bundle import export
 from services.audit.notice import render_notice
 from services.audit.replay import Scope

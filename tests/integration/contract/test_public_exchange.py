@@ -16,12 +16,12 @@ from cloudevents.core.formats.json import JSONFormat
 from jsonschema import Draft202012Validator
 from pymongo.database import Database
 
-from qunping.contract import public_event_schemas
 from qunping.core.dependencies import RELAY_STATE
 from qunping.core.envelope import NewEvent
 from qunping.core.feed import public_feed
 from qunping.core.mongo_eventlog import MongoEventLog
 from qunping.core.relay import OutboxRelay
+from qunping.operator.contract import public_event_schemas
 from tests import ballot_like
 
 

@@ -1,4 +1,4 @@
-"""The broker users of qunping.broker_access on the real broker, on the tests' own vhost.
+"""The broker users of qunping.operator.broker_access on the real broker, on the tests' own vhost.
 
 Each check opens a channel as one role's user and asks the broker for something; a refusal
 is RabbitMQ's ACCESS_REFUSED (403), which closes the channel.
@@ -15,7 +15,7 @@ from amqp.basic_message import Message
 from amqp.exceptions import AccessRefused
 from kombu.connection import Connection
 
-from qunping import broker_access, infra
+from qunping.operator import broker_access, infra
 from tests.conftest import as_role
 
 RPC = broker_access.RPC_EXCHANGE

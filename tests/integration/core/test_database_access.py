@@ -1,4 +1,4 @@
-"""The MongoDB users of qunping.database_access on a SecantusDB that requires them."""
+"""The MongoDB users of qunping.operator.database_access on a SecantusDB that requires them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
-from qunping import database_access
+from qunping.core import registry
+from qunping.operator import database_access
 from tests.conftest import MongoServer
 
 PREFIX = "qunping_"
@@ -63,7 +64,7 @@ def test_each_service_writes_its_own_database_and_no_other(server: Server) -> No
 
 def test_the_internet_facing_gateway_cannot_read_or_write_a_log(server: Server) -> None:
     with as_user(server, "gateway") as client:
-        for log in database_access.LOGS:
+        for log in registry.logs():
             assert refused(client[f"{PREFIX}{log}"].events.insert_one, {"x": 1})
             assert refused(client[f"{PREFIX}{log}"].events.find_one)
 
@@ -73,7 +74,7 @@ def test_the_audit_reads_every_log_and_changes_none(server: Server) -> None:
         ballot[f"{PREFIX}ballot"].events.insert_one({"_id": 1})
     with as_user(server, "audit") as client:
         assert client[f"{PREFIX}ballot"].events.find_one({"_id": 1}) == {"_id": 1}
-        for log in database_access.LOGS:
+        for log in registry.logs():
             events = client[f"{PREFIX}{log}"].events
             assert refused(events.insert_one, {"x": 1})
             assert refused(events.delete_many, {})

@@ -7,8 +7,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from qunping import infra
 from qunping.core.health import HealthEndpoints
+from qunping.operator import infra
 
 
 class ProbedService(HealthEndpoints):

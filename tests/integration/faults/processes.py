@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from qunping import infra
+from qunping.operator import infra
 
 REPOSITORY = Path(__file__).resolve().parents[3]
 

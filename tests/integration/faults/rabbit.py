@@ -15,7 +15,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from qunping import broker_access, infra
+from qunping.operator import broker_access, infra
 
 # The Debian wrapper in /usr/sbin switches to the rabbitmq user and drops our environment.
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")

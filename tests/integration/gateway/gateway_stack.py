@@ -17,7 +17,8 @@ import requests
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from qunping import infra
+from qunping.core import registry
+from qunping.operator import infra
 from services.audit.service import AuditService
 from services.ballot.service import BallotService
 from services.gateway.auth import PLATFORM_ADMIN, Accounts
@@ -162,8 +163,7 @@ def _stack_processes(
         **settings,
     }
     log_dir.mkdir(parents=True, exist_ok=True)
-    names = ("ballot", "tally", "notify", "pledge", "audit", "gateway")
-    ports = {name: infra.free_port() for name in names}
+    ports = {name: infra.free_port() for name in registry.names()}
     processes = []
     for name, port in ports.items():
         with (log_dir / f"{name}.log").open("ab") as log:

@@ -11,7 +11,7 @@ from typing import Any
 from click.testing import CliRunner
 from pymongo import MongoClient
 
-from qunping.cli import cli
+from qunping.operator.cli import cli
 from services.gateway.auth import Accounts
 from services.gateway.local_admin import (
     LOCAL_ADMIN,

@@ -12,6 +12,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from qunping.core import registry
 from services.gateway.auth import DISTRICT_ADMIN
 from services.gateway.routes import ROUTES
 from tests.deploy.manifests import KUBE_STATE_METRICS, MONITORING, alert_rules, metric_names, render
@@ -27,7 +28,6 @@ GIVES_UP_FAST = {
     "QUNPING_WEBHOOK_MAX_ATTEMPTS": "2",
     "QUNPING_WEBHOOK_TIMEOUT_SECONDS": "1",
 }
-SERVICES = ("ballot", "tally", "notify", "pledge", "audit", "gateway")
 SETTLING = ("qunping_relay", "qunping_eventlog", "qunping_projection", "qunping_webhook")
 CAST_ROUTE = next(route.path for route in ROUTES if route.rpc == "cast_ballot")
 
@@ -116,7 +116,7 @@ def test_metrics_move_with_a_cast_a_close_and_a_dead_lettered_webhook(
         "url": refusing, "event_types": ["ballot.VotingClosed"], "secret": "s" * 16,
     })  # fmt: skip
     assert subscribed.status_code == 200
-    before = {service: scrape(stack, service) for service in SERVICES}
+    before = {service: scrape(stack, service) for service in registry.names()}
     assert relayed("ballot")(eventually("ballot", stack, relayed("ballot")))
 
     marks = [{"subject": "committee-1", "dimension": "社区服务", "value": "满意"}]
@@ -170,7 +170,7 @@ def test_metrics_move_with_a_cast_a_close_and_a_dead_lettered_webhook(
     assert value(notify, "qunping_webhook_attempts_total", outcome="dead") == 1
     assert value(notify, "qunping_webhook_attempts_total", outcome="delivered") == 0
 
-    after = {service: scrape(stack, service) for service in SERVICES}
+    after = {service: scrape(stack, service) for service in registry.names()}
     secrets = [meeting_id, *tokens, cast.json()["receipt"], "居民", "127.0.0.1", "admin"]
     for service, scraped in after.items():
         assert ("process_start_time_seconds", frozenset()) in scraped, service
@@ -182,7 +182,7 @@ def test_metrics_move_with_a_cast_a_close_and_a_dead_lettered_webhook(
 def test_every_metric_an_alert_of_the_chart_names_is_one_the_services_export(
     stack: Stack,
 ) -> None:
-    exported = {name for service in SERVICES for name, _ in scrape(stack, service)}
+    exported = {name for service in registry.names() for name, _ in scrape(stack, service)}
     rules = alert_rules(render({"metrics": MONITORING}))
 
     named = set().union(*(metric_names(rule["expr"]) for rule in rules))

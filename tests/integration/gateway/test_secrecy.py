@@ -24,12 +24,12 @@ import eventlet
 import kombu
 import pytest
 
-from qunping import infra
+from qunping.core import registry
 from qunping.core.amqp import events_exchange, public_exchange
 from qunping.core.envelope import canonical_json
+from qunping.operator import infra
 from services.ballot.judgement import canonical_ballots
 from services.gateway.auth import DISTRICT_ADMIN, SCRUTINEER
-from services.gateway.routes import LOGS
 from tests.integration.gateway.gateway_stack import Stack
 from tests.integration.gateway.test_api import call, open_meeting
 from tests.integration.notify.receiver import Receiver, always
@@ -165,7 +165,7 @@ def test_nothing_published_for_a_meeting_orders_its_ballots_or_links_one_to_anyt
         "notice": until_ok(stack, f"/api/audit/notice?meeting_id={meeting_id}", admin),
         "announcements": until_ok(stack, "/api/announcements"),
     }
-    for service in LOGS:
+    for service in registry.logs():
         published[f"{service} feed"] = until_ok(
             stack, f"/api/{service}/feed?after=0&limit=500", admin
         )

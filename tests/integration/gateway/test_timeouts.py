@@ -13,7 +13,7 @@ import eventlet
 import requests
 from nameko.rpc import rpc
 
-from qunping import infra
+from qunping.operator import infra
 from services.gateway.service import GatewayService
 
 MEETING = "0" * 16

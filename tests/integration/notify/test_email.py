@@ -12,9 +12,9 @@ from typing import Any
 import kombu
 import pytest
 
-from qunping import infra
 from qunping.core.envelope import NewEvent, json_bytes, to_cloudevent
 from qunping.core.memory_eventlog import InMemoryEventLog
+from qunping.operator import infra
 from tests.integration.notify.helpers import announcement, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]

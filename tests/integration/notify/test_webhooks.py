@@ -15,8 +15,8 @@ from cloudevents.core.bindings.http import HTTPMessage, from_http
 from cloudevents.core.formats.json import JSONFormat
 from jsonschema import Draft202012Validator
 
-from qunping import infra
 from qunping.core.errors import InvalidInput
+from qunping.operator import infra
 from services.notify.dependencies import NotifierDependency
 from services.notify.service import NotifyService
 from tests.integration.notify.helpers import SECRET, announcement, wait_until
@@ -160,7 +160,7 @@ def test_dead_letters_can_be_listed_and_redelivered_by_rpc_and_cli(
     subscription_id = subscribe(notify, receiver)
     cli = CliRunner()
     env = {"AMQP_URI": nameko_config["AMQP_URI"]}
-    from qunping.cli import cli as qunping
+    from qunping.operator.cli import cli as qunping
 
     notify.publish_announcement(announcement(1))
     notify.publish_announcement(announcement(2))

@@ -5,7 +5,7 @@ Usage: python -m tests.integration.operator.drainable_service
 (configured by the environment, like any service)
 """
 
-# As in `qunping.cli`: patch before pymongo or kombu create a lock or a socket.
+# As in `qunping.operator.cli`: patch before pymongo or kombu create a lock or a socket.
 import warnings
 
 warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
@@ -20,7 +20,7 @@ from typing import Any  # noqa: E402
 from nameko.rpc import rpc  # noqa: E402
 from pymongo.database import Database  # noqa: E402
 
-from qunping import launcher  # noqa: E402
+from qunping.core import registry  # noqa: E402
 from qunping.core.dependencies import MongoDatabase  # noqa: E402
 from qunping.core.health import HealthEndpoints  # noqa: E402
 
@@ -45,7 +45,10 @@ class DrainableService(HealthEndpoints):
 
 
 if __name__ == "__main__":
-    launcher.SERVICES[NAME] = f"{__spec__.name}:DrainableService"
-    from qunping.cli import main
+    registry.SERVICES = (
+        *registry.SERVICES,
+        registry.Service(NAME, f"{__spec__.name}:DrainableService", registry.Scaling.HORIZONTAL),
+    )
+    from qunping.operator.cli import main
 
     main()

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qunping.launcher import SERVICES, answers_readyz
+from qunping.core import registry
+from qunping.operator.launcher import answers_readyz
 
 REPOSITORY = Path(__file__).resolve().parents[3]
 
@@ -55,7 +56,7 @@ def running(pid: int) -> bool:
 class LocalRun:
     def __init__(self, home: Path, environ: dict[str, str]) -> None:
         self.home = home
-        self.first_port = consecutive_free_ports(len(SERVICES))
+        self.first_port = consecutive_free_ports(len(registry.names()))
         self.environ = {
             **os.environ,
             **environ,
@@ -67,7 +68,7 @@ class LocalRun:
 
     @property
     def ports(self) -> dict[str, int]:
-        return {name: self.first_port + offset for offset, name in enumerate(SERVICES)}
+        return {name: self.first_port + offset for offset, name in enumerate(registry.names())}
 
     @property
     def output_path(self) -> Path:
@@ -97,7 +98,7 @@ class LocalRun:
 
     def wait_ready(self, seconds: float = 180) -> None:
         deadline = time.monotonic() + seconds
-        waiting = set(SERVICES)
+        waiting = set(registry.names())
         while waiting:
             assert self.process is not None and self.process.poll() is None, self.output()
             assert time.monotonic() < deadline, f"not ready: {waiting}\n{self.output()}"

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from qunping import infra
-from qunping.launcher import REFUSES_TO_START, answers_readyz
+from qunping.operator import infra
+from qunping.operator.launcher import REFUSES_TO_START, answers_readyz
 from tests.integration.operator.local_run import REPOSITORY, running
 
 

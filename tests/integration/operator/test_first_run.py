@@ -7,7 +7,7 @@ from typing import Any
 
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from qunping import sample
+from qunping.operator import sample
 from services.ballot.service import BallotService
 from services.tally.service import TallyService
 

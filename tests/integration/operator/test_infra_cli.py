@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pymongo import MongoClient
 
-from qunping.infra import free_port
+from qunping.operator.infra import free_port
 from tests.integration.operator.local_run import running
 
 
@@ -68,7 +68,7 @@ def test_a_server_a_test_run_owns_stops_when_the_run_is_killed(tmp_path: Path) -
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from qunping import infra; "
+            "import sys, time; from pathlib import Path; from qunping.operator import infra; "
             "p = infra.start_secantus(infra.free_port(), Path(sys.argv[1]) / 'data', "
             "Path(sys.argv[1]) / 'mongodb.log', outlive_starter=False); "
             "print(p.pid, flush=True); time.sleep(600)",

@@ -15,7 +15,7 @@ from nameko.exceptions import UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 from pymongo import MongoClient
 
-from qunping import infra
+from qunping.operator import infra
 from tests.integration.operator.drainable_service import NAME
 
 REPOSITORY = Path(__file__).resolve().parents[3]

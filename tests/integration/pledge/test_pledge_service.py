@@ -17,9 +17,9 @@ from kombu.connection import Connection
 from nameko.standalone.rpc import ClusterRpcProxy
 from openpyxl.worksheet.worksheet import Worksheet
 
-from qunping.cli import cli
-from qunping.contract import REGISTRIES, public_event_schemas
 from qunping.core.errors import InvalidInput, NotFound, Refused
+from qunping.operator.cli import cli
+from qunping.operator.contract import REGISTRIES, public_event_schemas
 from services.ballot.service import BallotService
 from services.pledge.dependencies import PledgeDependency
 from services.pledge.service import PledgeService

@@ -12,7 +12,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from qunping.core.envelope import from_cloudevent
 from qunping.core.errors import NotFound
 from qunping.core.metrics import service_metrics
-from qunping.sample import COMMUNITIES, load_sample
+from qunping.operator.sample import COMMUNITIES, load_sample
 from services.ballot.service import BallotService
 from services.tally.dependencies import TallyDependency
 from services.tally.service import TallyService

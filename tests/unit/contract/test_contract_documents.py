@@ -5,9 +5,9 @@ from pathlib import Path
 import yaml
 from jsonschema import Draft202012Validator
 
-from qunping.contract import REGISTRIES, public_event_schemas, rendered_documents
 from qunping.core.envelope import NewEvent, to_cloudevent
 from qunping.core.memory_eventlog import InMemoryEventLog
+from qunping.operator.contract import REGISTRIES, public_event_schemas, rendered_documents
 from tests import ballot_like
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
@@ -64,7 +64,7 @@ def test_a_payload_outside_its_schema_fails_the_json_schema() -> None:
 def test_the_operator_command_writes_what_is_committed(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from qunping.cli import cli
+    from qunping.operator.cli import cli
 
     (tmp_path / "events").mkdir()
     (tmp_path / "events" / "notify.Retired.v1.json").write_text("{}")

@@ -9,8 +9,9 @@ import pytest
 from nameko.events import EventHandler
 from nameko.rpc import Rpc
 
-from qunping import broker_access
-from qunping.launcher import service_class
+from qunping.core import registry
+from qunping.operator import broker_access
+from qunping.operator.launcher import service_class
 
 SERVICES = [role for role in broker_access.ROLES if role.runs_service]
 
@@ -67,13 +68,13 @@ def test_no_one_but_the_owner_consumes_or_binds_a_services_requests() -> None:
 def test_only_a_logs_owner_publishes_its_events() -> None:
     for role in broker_access.ROLES:
         access = broker_access.access_of(role)
-        for log in broker_access.LOGS:
+        for log in registry.logs():
             publishes = re.match(access.write, f"{log}.events") and re.match(
                 access.topics[f"{log}.events"].write, "BallotCast"
             )
             assert bool(publishes) == (role.name == log), (role.name, log)
         public = access.topics[broker_access.PUBLIC_EXCHANGE].write
-        for log in broker_access.LOGS:
+        for log in registry.logs():
             assert bool(re.match(public, f"{log}.MeetingClosed")) == (role.name == log)
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from qunping import infra
-from qunping.infra import RabbitAction, rabbitmq_plan
+from qunping.operator import infra
+from qunping.operator.infra import RabbitAction, rabbitmq_plan
 
 
 @pytest.mark.parametrize(

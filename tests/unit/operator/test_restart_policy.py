@@ -1,6 +1,6 @@
 """When `qunping run` starts a dead service again, and when it gives up on one."""
 
-from qunping.launcher import REFUSES_TO_START, RestartPolicy
+from qunping.operator.launcher import REFUSES_TO_START, RestartPolicy
 
 
 def test_the_delay_doubles_with_each_death_at_start_up_to_the_cap() -> None:

@@ -3,7 +3,7 @@
 The same rules as the Helm chart's `MongoDBCommunity` users (a chart test compares them)
 and compose's `mongo-users.js` (generated from here): each service `readWrite` on its own
 database; the gateway's holds only its accounts and sessions, so the internet-facing
-service cannot write a log; the audit reads the four logs and writes only its scratch
+service cannot write a log; the audit reads every log and writes only its scratch
 database. Every user may also read, or record first, the deployment's identity and never
 change it (qunping.core.deployment).
 """
@@ -18,6 +18,8 @@ from typing import Any
 
 from pymongo.database import Database
 
+from qunping.core import registry
+
 IDENTITY_ROLE = "qunping-deployment-identity"
 USER_PREFIX = "qunping-"
 
@@ -30,14 +32,11 @@ class DatabaseUser:
     reads: tuple[str, ...] = ()
 
 
-LOGS = ("ballot", "tally", "notify", "pledge")
-USERS: tuple[DatabaseUser, ...] = (
-    DatabaseUser("ballot", "ballot"),
-    DatabaseUser("tally", "tally"),
-    DatabaseUser("pledge", "pledge"),
-    DatabaseUser("notify", "notify"),
-    DatabaseUser("audit", "audit_scratch", reads=LOGS),
-    DatabaseUser("gateway", "gateway"),
+USERS: tuple[DatabaseUser, ...] = tuple(
+    DatabaseUser(
+        service.name, service.writes, reads=registry.logs() if service.reads_every_log else ()
+    )
+    for service in registry.SERVICES
 )
 
 
@@ -75,7 +74,7 @@ def provision(admin: Database[Any], prefix: str, passwords: Mapping[str, str]) -
         admin.command(verb, name, pwd=passwords[user.service], roles=roles_of(user, prefix))
 
 
-COMPOSE_SCRIPT = Path(__file__).resolve().parents[1] / "deploy/compose/mongo-users.js"
+COMPOSE_SCRIPT = Path(__file__).resolve().parents[2] / "deploy/compose/mongo-users.js"
 
 
 def password_variable(service: str) -> str:
@@ -88,7 +87,8 @@ def compose_script(prefix: str = "qunping_") -> str:
     role and the users above, each password from its environment variable."""
     role = identity_role(prefix)
     lines = [
-        "// Generated from qunping/database_access.py by write_compose_script(); do not edit.",
+        "// Generated from qunping/operator/database_access.py by write_compose_script();"
+        " do not edit.",
         "// Run once by the mongo image, as its root user, when the data volume is new.",
         'const admin = db.getSiblingDB("admin");',
         f"admin.createRole({json.dumps(role)});",

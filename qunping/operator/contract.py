@@ -1,9 +1,9 @@
 """The public event contract: every log's public events, as JSON Schema and AsyncAPI.
 
-This is the one place that knows which logs exist and which registry each keeps. A service
-joins the contract by registering its payload schemas `public=True` and being listed in
-`REGISTRIES`; `qunping contract generate` then writes `docs/events/*.json` and
-`docs/asyncapi.yaml`, and a test fails while the committed documents are stale.
+A service joins the contract by registering its payload schemas `public=True` in the
+payload registry `qunping.core.registry` names for its log; `qunping contract generate`
+then writes `docs/events/*.json` and `docs/asyncapi.yaml`, and a test fails while the
+committed documents are stale.
 """
 
 from __future__ import annotations
@@ -17,19 +17,16 @@ import yaml
 from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from marshmallow import Schema
 
+from qunping.core import registry
 from qunping.core.amqp import CLOUDEVENTS_CONTENT_TYPE, PUBLIC_EXCHANGE_NAME, public_routing_key
 from qunping.core.envelope import CloudEventSchema
 from qunping.core.schemas import PayloadSchemas
-from services.ballot.events import payloads as ballot_payloads
-from services.notify.events import payloads as notify_payloads
-from services.pledge.events import payloads as pledge_payloads
-from services.tally.events import payloads as tally_payloads
+from qunping.operator.resolve import resolve
 
 REGISTRIES: dict[str, PayloadSchemas] = {
-    "ballot": ballot_payloads,
-    "tally": tally_payloads,
-    "notify": notify_payloads,
-    "pledge": pledge_payloads,
+    service.name: resolve(service.payloads, PayloadSchemas)
+    for service in registry.SERVICES
+    if service.payloads is not None
 }
 """Each log that owns facts, by name, with its payload registry."""
 

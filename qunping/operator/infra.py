@@ -32,8 +32,8 @@ from kombu.connection import Connection
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from qunping import broker_access
 from qunping.core.config import DEFAULTS, LOCAL_MONGO_PORT
+from qunping.operator import broker_access
 
 RABBITMQ_SERVER = "rabbitmq-server"
 RABBITMQ_SBIN = Path("/usr/sbin")
@@ -203,7 +203,7 @@ def load_definitions(definitions: Mapping[str, object]) -> None:
         detail = done.stderr.decode(errors="replace").strip()[-300:] if done else "not found"
         raise InfraError(
             f"could not load broker users with rabbitmqctl ({detail}); run as root on the "
-            "broker's machine, or create the users of qunping.broker_access yourself"
+            "broker's machine, or create the users of qunping.operator.broker_access yourself"
         )
 
 
@@ -220,7 +220,7 @@ def delete_users(names: Iterable[str]) -> None:
 
 @contextmanager
 def broker_users(admin_uri: str, prefix: str) -> Iterator[Path]:
-    """A user per role of `qunping.broker_access` on the vhost of `admin_uri`, named
+    """A user per role of `qunping.operator.broker_access` on the vhost of `admin_uri`, named
     `{prefix}{role}`, deleted afterwards; yields the file of their passwords, for
     `QUNPING_BROKER_USERS`."""
     passwords = broker_access.new_passwords()
@@ -418,7 +418,7 @@ def stop_mongodb(environ: Mapping[str, str]) -> str:
 
 
 def ensure_broker_users(environ: Mapping[str, str]) -> Component | None:
-    """A user per service on the local broker's vhost `/` (qunping.broker_access), their
+    """A user per service on the local broker's vhost `/` (qunping.operator.broker_access), their
     passwords kept in `QUNPING_HOME/broker-users.json` for `qunping run`; loaded again on
     every `up`, so a changed table takes effect. A broker chosen with `AMQP_URI` is the
     operator's to set up (docs/deploy.md)."""

@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Any  # noqa: E402
 import click  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
-from qunping import broker_access, infra, launcher, sample  # noqa: E402
-from qunping.core import deployment  # noqa: E402
+from qunping.core import deployment, registry  # noqa: E402
 from qunping.core.config import DEFAULTS, Settings, settings_from  # noqa: E402
 from qunping.core.errors import InvalidInput, NotFound, Refused  # noqa: E402
+from qunping.operator import broker_access, infra, launcher, sample  # noqa: E402
 
 if TYPE_CHECKING:
     from services.audit.sources import Sources
@@ -146,7 +146,7 @@ def run(no_sample: bool) -> None:
         raise click.ClickException(str(error)) from None
     except InvalidInput as error:
         raise click.ClickException(f"bad configuration: {error.messages}") from None
-    click.echo(f"Starting {', '.join(launcher.SERVICES)}; logs in {local.log_dir}/")
+    click.echo(f"Starting {', '.join(registry.names())}; logs in {local.log_dir}/")
 
     def started() -> None:
         try:
@@ -217,7 +217,7 @@ def _print_gateway_login(environment: dict[str, str]) -> None:
     accounts = _gateway_accounts(environ)
     password_file = ensure_local_admin(accounts, infra.home(environ))
     district_file = ensure_sample_district(accounts, infra.home(environ))
-    port = int(environ.get("QUNPING_HTTP_PORT", "8000")) + list(launcher.SERVICES).index("gateway")
+    port = int(environ.get("QUNPING_HTTP_PORT", "8000")) + registry.names().index("gateway")
     _say(f"Web gateway: http://127.0.0.1:{port}/  (the platform: log in as {LOCAL_ADMIN}, "
          f"password in {password_file}; {SAMPLE_DISTRICT}: as {SAMPLE_DISTRICT_ADMIN}, "
          f"password in {district_file})")  # fmt: skip
@@ -235,7 +235,7 @@ def show(what: str, campaign_id: str) -> None:
 
 
 @cli.command("service")
-@click.argument("name", type=click.Choice(sorted(launcher.SERVICES)))
+@click.argument("name", type=click.Choice(sorted(registry.names())))
 def service(name: str) -> None:
     """Run one service in this process until SIGTERM (the container entrypoint)."""
     try:
@@ -265,7 +265,7 @@ def contract_group() -> None:
 )
 def contract_generate(docs_dir: Path) -> None:
     """Write the JSON Schema of every public event and the AsyncAPI document."""
-    from qunping import contract
+    from qunping.operator import contract
 
     for path in contract.write_documents(docs_dir):
         click.echo(f"wrote {path}")
@@ -311,7 +311,7 @@ def keys_rotate(key_file: Path | None) -> None:
 
 
 @keys_group.command("sign")
-@click.argument("log", type=click.Choice(["ballot", "tally", "notify", "pledge"]))
+@click.argument("log", type=click.Choice(registry.logs()))
 def keys_sign(log: str) -> None:
     """Ask the running LOG owner to sign its head now; print the checkpoint as JSON."""
     click.echo(json.dumps(_call(log, "sign_checkpoint", {})["checkpoint"], ensure_ascii=False))

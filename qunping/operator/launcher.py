@@ -17,7 +17,6 @@ says which processes a run started, for `qunping infra status|down` and the next
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 import signal
@@ -33,18 +32,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from qunping.core import registry
 from qunping.core.config import Settings
-from qunping.infra import dies_with_starter, handed_over
-
-SERVICES: dict[str, str] = {
-    "ballot": "services.ballot.service:BallotService",
-    "tally": "services.tally.service:TallyService",
-    "notify": "services.notify.service:NotifyService",
-    "pledge": "services.pledge.service:PledgeService",
-    "audit": "services.audit.service:AuditService",
-    "gateway": "services.gateway.service:GatewayService",
-}
-"""Every service that exists, by name: `module:Class` of its nameko service."""
+from qunping.operator.infra import dies_with_starter, handed_over
+from qunping.operator.resolve import resolve
 
 REFUSES_TO_START = 78
 """A service's exit status when it will not run as configured (sysexits.h's EX_CONFIG),
@@ -87,9 +78,8 @@ def wait_until_answering(
 
 
 def service_class(name: str) -> type[Any]:
-    module_name, class_name = SERVICES[name].split(":")
-    cls: type[Any] = getattr(importlib.import_module(module_name), class_name)
-    return cls
+    """The nameko service class of the registry's service `name`."""
+    return resolve(registry.service(name).nameko_class, type)
 
 
 def run_service(name: str, settings: Settings) -> None:
@@ -183,7 +173,7 @@ class Launcher:
         self.environ = dict(environ)
         self.state_path = home / RUN_STATE
         self.log_dir = home / "logs"
-        self.slots = slots_for(environ, self.log_dir, names or list(SERVICES))
+        self.slots = slots_for(environ, self.log_dir, names or list(registry.names()))
         self.say = say
         self.policy = policy
         self.grace = grace

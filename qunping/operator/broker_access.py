@@ -41,6 +41,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import yaml
 
+from qunping.core import registry
 from qunping.core.amqp import PUBLIC_EXCHANGE_NAME
 from qunping.core.deployment import ANNOUNCEMENT_QUEUE, IDENTITY_EXCHANGE_PREFIX
 
@@ -89,43 +90,50 @@ class Role:
     """A service process (not the operator's CLI)."""
 
 
-LOGS = ("ballot", "notify", "pledge", "tally")
-"""The services with an event log, hence an outbox relay and an `<log>.events` exchange."""
+def _service_role(
+    name: str,
+    *,
+    calls: Mapping[str, tuple[str, ...]] | None = None,
+    in_service_caller: bool = False,
+    handlers: tuple[Handler, ...] = (),
+    public_queues: tuple[str, ...] = (),
+) -> Role:
+    """A service's role: whether it serves RPC and publishes a log is the registry's to say."""
+    service = registry.service(name)
+    return Role(
+        name,
+        serves_rpc=service.serves_rpc,
+        calls=calls or {},
+        in_service_caller=in_service_caller,
+        publishes_log=service.owns_log,
+        handlers=handlers,
+        public_queues=public_queues,
+    )
+
+
+EVERY_METHOD_OF_EVERY_SERVICE = {service: ("*",) for service in registry.rpc_servers()}
 
 ROLES: tuple[Role, ...] = (
-    Role("ballot", serves_rpc=True, publishes_log=True),
-    Role(
+    _service_role("ballot"),
+    _service_role(
         "tally",
-        serves_rpc=True,
-        publishes_log=True,
         calls={"ballot": ("read_log", "meeting_ballots")},
         handlers=(Handler("ballot", "#", "on_ballot_event"),),
     ),
-    Role(
+    _service_role(
         "pledge",
-        serves_rpc=True,
-        publishes_log=True,
         calls={"ballot": ("create_campaign", "schedule_meeting"), "tally": ("results",)},
         handlers=(Handler("tally", "ResultsPublished", "on_results_published"),),
     ),
-    Role("notify", serves_rpc=True, publishes_log=True, public_queues=("notify.public",)),
-    Role(
+    _service_role("notify", public_queues=("notify.public",)),
+    _service_role(
         "audit",
-        serves_rpc=True,
         in_service_caller=True,
         calls={"notify": ("report_tampering",)},
         handlers=(Handler("ballot", "VotingClosed", "verify_at_close"),),
     ),
-    Role(
-        "gateway",
-        in_service_caller=True,
-        calls={service: ("*",) for service in ("ballot", "tally", "notify", "pledge", "audit")},
-    ),
-    Role(
-        OPERATOR,
-        calls={service: ("*",) for service in ("ballot", "tally", "notify", "pledge", "audit")},
-        runs_service=False,
-    ),
+    _service_role("gateway", in_service_caller=True, calls=EVERY_METHOD_OF_EVERY_SERVICE),
+    Role(OPERATOR, calls=EVERY_METHOD_OF_EVERY_SERVICE, runs_service=False),
 )
 ROLE_BY_NAME = {role.name: role for role in ROLES}
 
@@ -151,7 +159,8 @@ SUBSCRIBER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 
 
 def topic_exchanges() -> tuple[str, ...]:
-    return (RPC_EXCHANGE, PUBLIC_EXCHANGE, *(f"{log}.events" for log in LOGS))
+    """`nameko-rpc`, `qunping.public` and each log's `<log>.events`."""
+    return (RPC_EXCHANGE, PUBLIC_EXCHANGE, *(f"{log}.events" for log in registry.logs()))
 
 
 def _reply_queue(role: Role) -> str:
@@ -234,9 +243,7 @@ def subscriber_access(name: str) -> Access:
 
 # -- the Helm chart's copy -----------------------------------------------------------------
 
-CHART_TABLE = (
-    Path(__file__).resolve().parent.parent / "deploy/helm/qunping/files/broker-access.yaml"
-)
+CHART_TABLE = Path(__file__).resolve().parents[2] / "deploy/helm/qunping/files/broker-access.yaml"
 SUBSCRIBER_PLACEHOLDER = "subscriber"
 
 
@@ -262,10 +269,10 @@ def chart_table() -> dict[str, Any]:
 
 
 def write_chart_table() -> None:
-    """Write the chart's copy (`python -c 'import qunping.broker_access as b;
+    """Write the chart's copy (`python -c 'import qunping.operator.broker_access as b;
     b.write_chart_table()'`); a chart test fails while it differs."""
     header = (
-        "# Generated from qunping/broker_access.py by write_chart_table(); do not edit.\n"
+        "# Generated from qunping/operator/broker_access.py by write_chart_table(); do not edit.\n"
         "# Each role's RabbitMQ permissions; templates/rabbitmq-users.yaml renders them.\n"
         "# yamllint disable rule:line-length\n"
     )

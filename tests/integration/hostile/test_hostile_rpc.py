@@ -272,7 +272,8 @@ def test_unicode_edge_cases_are_refused_in_identifiers_and_kept_verbatim_in_text
     assert stored() == before
 
     name = "\u202e居民\u200b\x00\U0001f5f3e\u0301$gt{}"
-    announcement = {"community": name[:10], "kind": "notice", "title": name, "body": name}
+    announcement = {"district": "吉州区", "community": name[:10], "kind": "notice",
+                    "title": name, "body": name}  # fmt: skip
     services.notify.publish_announcement(announcement)
     [shown] = services.notify.announcements({"community": name[:10]})
     assert (shown["title"], shown["body"]) == (name, name)

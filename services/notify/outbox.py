@@ -53,6 +53,13 @@ class Outbox:
         self.attempts.create_index([("delivery_id", ASCENDING), ("attempt", ASCENDING)])
         self.attempts.create_index([("subscription_id", ASCENDING), ("started_at", ASCENDING)])
         self.emails.create_index([("status", ASCENDING)])
+        # A district's lists, newest (attempts: oldest) first.
+        for collection, time in (
+            (self.deliveries, "created_at"),
+            (self.attempts, "started_at"),
+            (self.emails, "created_at"),
+        ):
+            collection.create_index([("district", ASCENDING), (time, DESCENDING)])
 
     def readings(self) -> list[Reading]:
         """Webhook deliveries and e-mails waiting (pending) and given up (dead)."""

@@ -354,33 +354,40 @@ def _call(service_name: str, method: str, payload: dict[str, Any]) -> Any:
             raise click.ClickException(str(error)) from None
 
 
+def _given(**options: str | None) -> dict[str, str]:
+    """The options given, as a query's fields."""
+    return {key: value for key, value in options.items() if value is not None}
+
+
+DISTRICT_OPTION = click.option("--district", help="Only this district's (default: every one).")
+
+
 @notify_group.command("dead-letters")
+@DISTRICT_OPTION
 @click.option("--subscription", help="Only this subscription's.")
-def notify_dead_letters(subscription: str | None) -> None:
+def notify_dead_letters(district: str | None, subscription: str | None) -> None:
     """Deliveries that used up their attempts, newest first, as JSON lines."""
-    payload = {} if subscription is None else {"subscription_id": subscription}
+    payload = _given(district=district, subscription_id=subscription)
     for delivery in _call_notify("dead_letters", payload):
         click.echo(json.dumps(delivery, ensure_ascii=False))
 
 
 @notify_group.command("redeliver")
 @click.argument("delivery_id")
-def notify_redeliver(delivery_id: str) -> None:
+@click.option("--district", required=True, help="The dead letter's district (as listed).")
+def notify_redeliver(delivery_id: str, district: str) -> None:
     """Put a dead letter back in its subscription's queue (ordered by arrival)."""
-    _call_notify("redeliver", {"delivery_id": delivery_id})
+    _call_notify("redeliver", {"delivery_id": delivery_id, "district": district})
     click.echo(f"delivery {delivery_id} is queued again")
 
 
 @notify_group.command("attempts")
+@DISTRICT_OPTION
 @click.option("--subscription", help="Only this subscription's.")
 @click.option("--delivery", help="Only this delivery's.")
-def notify_attempts(subscription: str | None, delivery: str | None) -> None:
+def notify_attempts(district: str | None, subscription: str | None, delivery: str | None) -> None:
     """Every delivery attempt, oldest first, as JSON lines."""
-    payload = {
-        key: value
-        for key, value in (("subscription_id", subscription), ("delivery_id", delivery))
-        if value is not None
-    }
+    payload = _given(district=district, subscription_id=subscription, delivery_id=delivery)
     for attempt in _call_notify("webhook_attempts", payload):
         click.echo(json.dumps(attempt, ensure_ascii=False))
 

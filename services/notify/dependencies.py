@@ -14,6 +14,7 @@ from qunping.core.mongo_eventlog import MongoEventLog
 from services.notify.dispatch import Dispatcher, PublicEventIntake
 from services.notify.egress import Resolver, system_resolver
 from services.notify.outbox import Outbox
+from services.notify.places import Places
 from services.notify.settings import NotifySettings, notify_settings
 from services.notify.view import NotifyView
 
@@ -55,7 +56,9 @@ class NotifierDependency(DependencyProvider):  # type: ignore[misc]
             metrics=self.metrics,
             resolve=self.resolve,
         )
-        self.intake = PublicEventIntake(config["AMQP_URI"], self.outbox, self.view, self.settings)
+        self.intake = PublicEventIntake(
+            config["AMQP_URI"], self.outbox, Places(database), self.view, self.settings
+        )
         self._stop = threading.Event()
         # Declared before any relay of this container starts, so that not even notify's
         # own first announcements are published before its queue exists.

@@ -4,6 +4,9 @@
 time, in order, and turns each event into deliveries (one per matching subscription) and
 e-mails (one per matching rule), acknowledging only once they are recorded. Duplicates
 from the broker change nothing (deliveries are unique per subscription and event id).
+Each event goes only to the district it concerns (`services.notify.districts`): its
+webhooks, its community's contacts, its alert addresses. An event whose district cannot
+be found goes to no district, and is logged.
 
 `Dispatcher` attempts, for each subscription, only its oldest pending delivery, each
 subscription in a green thread of its own: a slow or dead receiver holds up its own
@@ -32,10 +35,12 @@ from qunping.core.amqp import CLOUDEVENTS_CONTENT_TYPE, public_exchange
 from qunping.core.envelope import from_cloudevent, utc_now
 from qunping.core.errors import InvalidInput
 from qunping.core.metrics import ServiceMetrics
+from services.notify.districts import UNKNOWN, concerns, places_named_by
 from services.notify.egress import Refused as DestinationRefused
 from services.notify.egress import Resolver, pinned_session, system_resolver
 from services.notify.email import EMAIL_RULES, TEMPLATES, compose, send
 from services.notify.outbox import DEAD, DELIVERED, PENDING, SENT, Outbox
+from services.notify.places import Places
 from services.notify.settings import NotifySettings
 from services.notify.signing import DELIVERY_HEADER, signed_headers
 from services.notify.view import NotifyView
@@ -48,10 +53,16 @@ Spawn = Callable[[Callable[[], None]], None]
 
 class PublicEventIntake:
     def __init__(
-        self, amqp_uri: str, outbox: Outbox, view: NotifyView, settings: NotifySettings
+        self,
+        amqp_uri: str,
+        outbox: Outbox,
+        places: Places,
+        view: NotifyView,
+        settings: NotifySettings,
     ) -> None:
         self._amqp_uri = amqp_uri
         self._outbox = outbox
+        self._places = places
         self._view = view
         self._settings = settings
         # Single active consumer: with several notify replicas one reads at a time, so
@@ -109,24 +120,48 @@ class PublicEventIntake:
         except ValueError:
             raise InvalidInput("the body is not UTF-8 JSON") from None
         from_cloudevent(cloudevent)  # raises InvalidInput unless exactly our form
-        state = self._view.current()
-        for subscription in state.subscribers_of(routing_key):
-            self._outbox.enqueue(subscription.subscription_id, cloudevent["id"], routing_key, text)
         data = cloudevent.get("data", {})
+        self._places.record(places_named_by(routing_key, data))
+        concern = concerns(routing_key, data, self._places.lookup)
+        if concern is UNKNOWN:
+            log.warning(
+                "event %s (%s) concerns no district notify knows: no district is notified",
+                cloudevent["id"],
+                routing_key,
+            )
+        state = self._view.current()
+        for subscription in state.subscribers_of(routing_key, concern):
+            self._outbox.enqueue(
+                subscription.subscription_id,
+                subscription.district,
+                cloudevent["id"],
+                routing_key,
+                text,
+            )
         for rule in EMAIL_RULES:
             if not rule.applies_to(routing_key, data):
                 continue
-            if rule.recipients == "community_contacts":
-                to = state.contacts.get(data.get("community", ""), [])
-            else:
-                to = list(self._settings.district_emails)
-            if not to:
-                log.info("no recipients for e-mail %s of event %s", rule.name, cloudevent["id"])
-                continue
-            subject, text_body = TEMPLATES[rule.template].render(data)
-            self._outbox.enqueue_email(
-                f"{rule.name}:{cloudevent['id']}", rule.name, to, subject, text_body
-            )
+            for district, to in state.mail_to(
+                rule.recipients,
+                concern,
+                data.get("community", ""),
+                self._settings.platform_emails,
+            ):
+                if not to:
+                    log.info(
+                        "no recipients in %s for e-mail %s of event %s",
+                        district or "the platform",
+                        rule.name,
+                        cloudevent["id"],
+                    )
+                    continue
+                subject, text_body = TEMPLATES[rule.template].render(data)
+                email_id = f"{rule.name}:{cloudevent['id']}"
+                if district is not None:
+                    email_id += f":{district}"
+                self._outbox.enqueue_email(
+                    email_id, district, rule.name, to, subject=subject, body=text_body
+                )
 
 
 def _short_reason(failure: requests.RequestException) -> str:

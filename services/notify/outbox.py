@@ -5,6 +5,8 @@ log. A delivery is created once per (subscription, event id), so a duplicate fro
 broker changes nothing; `seq` orders a subscription's deliveries as they arrived, and only
 the oldest pending one of a subscription is ever attempted (order is kept per subscription).
 A claim (`claimed_until`) keeps two notify replicas from attempting the same delivery.
+Each record names the district it belongs to (its subscription's, its recipients'); a
+query for a district's sees only those, and another district's delivery is not found.
 """
 
 from __future__ import annotations
@@ -51,6 +53,13 @@ class Outbox:
         self.attempts.create_index([("delivery_id", ASCENDING), ("attempt", ASCENDING)])
         self.attempts.create_index([("subscription_id", ASCENDING), ("started_at", ASCENDING)])
         self.emails.create_index([("status", ASCENDING)])
+        # A district's lists, newest (attempts: oldest) first.
+        for collection, time in (
+            (self.deliveries, "created_at"),
+            (self.attempts, "started_at"),
+            (self.emails, "created_at"),
+        ):
+            collection.create_index([("district", ASCENDING), (time, DESCENDING)])
 
     def readings(self) -> list[Reading]:
         """Webhook deliveries and e-mails waiting (pending) and given up (dead)."""
@@ -76,7 +85,14 @@ class Outbox:
 
     # -- webhook deliveries ----------------------------------------------------------
 
-    def enqueue(self, subscription_id: str, event_id: str, routing_key: str, body: str) -> bool:
+    def enqueue(
+        self,
+        subscription_id: str,
+        district: str | None,
+        event_id: str,
+        routing_key: str,
+        body: str,
+    ) -> bool:
         """Record a delivery to make; False if this event was already queued for it."""
         if self.deliveries.find_one(
             {"subscription_id": subscription_id, "event_id": event_id}, {"_id": 1}
@@ -94,6 +110,7 @@ class Outbox:
                 {
                     "_id": uuid.uuid4().hex,
                     "subscription_id": subscription_id,
+                    "district": district,
                     "event_id": event_id,
                     "routing_key": routing_key,
                     "seq": counter["seq"],
@@ -145,6 +162,7 @@ class Outbox:
             {
                 "delivery_id": delivery["_id"],
                 "subscription_id": delivery["subscription_id"],
+                "district": delivery.get("district"),
                 "event_id": delivery["event_id"],
                 "attempt": attempt,
                 "started_at": started_at,
@@ -179,9 +197,9 @@ class Outbox:
     # -- queries and the dead-letter list --------------------------------------------
 
     def list_deliveries(
-        self, subscription_id: str | None, status: str | None, limit: int
+        self, district: str | None, subscription_id: str | None, status: str | None, limit: int
     ) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {}
+        query = _of(district)
         if subscription_id is not None:
             query["subscription_id"] = subscription_id
         if status is not None:
@@ -194,9 +212,9 @@ class Outbox:
         ]
 
     def list_attempts(
-        self, subscription_id: str | None, delivery_id: str | None, limit: int
+        self, district: str | None, subscription_id: str | None, delivery_id: str | None, limit: int
     ) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {}
+        query = _of(district)
         if subscription_id is not None:
             query["subscription_id"] = subscription_id
         if delivery_id is not None:
@@ -208,13 +226,15 @@ class Outbox:
             ).limit(limit)
         ]
 
-    def redeliver(self, delivery_id: str) -> None:
-        """Put a dead letter back in its subscription's queue.
+    def redeliver(self, delivery_id: str, district: str) -> None:
+        """Put a dead letter of `district` back in its subscription's queue.
 
         The queue is ordered by arrival, so it goes out before anything that arrived after
         it and is still pending.
         """
-        document = self.deliveries.find_one({"_id": delivery_id}, {"status": 1})
+        document = self.deliveries.find_one(
+            {"_id": delivery_id, "district": district}, {"status": 1}
+        )
         if document is None:
             raise NotFound(f"delivery {delivery_id}")
         if document["status"] != DEAD:
@@ -227,13 +247,22 @@ class Outbox:
     # -- e-mails ---------------------------------------------------------------------
 
     def enqueue_email(
-        self, email_id: str, rule: str, to: list[str], subject: str, body: str
+        self,
+        email_id: str,
+        district: str | None,
+        rule: str,
+        to: list[str],
+        *,
+        subject: str,
+        body: str,
     ) -> bool:
+        """Record an e-mail to send to `district`'s addresses (None: the platform's)."""
         now = utc_now()
         try:
             self.emails.insert_one(
                 {
                     "_id": email_id,
+                    "district": district,
                     "rule": rule,
                     "to": to,
                     "subject": subject,
@@ -287,12 +316,21 @@ class Outbox:
             },
         )
 
-    def list_emails(self, status: str | None, limit: int) -> list[dict[str, Any]]:
-        query = {} if status is None else {"status": status}
+    def list_emails(
+        self, district: str | None, status: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        query = _of(district)
+        if status is not None:
+            query["status"] = status
         return [
             {"email_id": document["_id"], **_public(document)}
             for document in self.emails.find(query, sort=[("created_at", DESCENDING)]).limit(limit)
         ]
+
+
+def _of(district: str | None) -> dict[str, Any]:
+    """A query for one district's records; None: every district's (the operator's)."""
+    return {} if district is None else {"district": district}
 
 
 def _not_yet_tried(now: datetime) -> dict[str, Any]:

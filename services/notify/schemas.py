@@ -1,4 +1,9 @@
-"""The commands and queries notify accepts over RPC; unknown fields are refused."""
+"""The commands and queries notify accepts over RPC; unknown fields are refused.
+
+Every command names the district it acts for (the gateway fills in the caller's); a query
+that names one sees only that district's, one that names none (an operator's, over RPC)
+sees every district's.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,28 @@ from marshmallow import fields, validate
 
 from qunping.core.roles import actor_field
 from qunping.core.schemas import StrictSchema
-from services.notify.events import COMMUNITY, ID, STAFF_ANNOUNCEMENT_KINDS, TOPIC_PATTERN
+from services.notify.events import (
+    COMMUNITY,
+    DISTRICT,
+    ID,
+    STAFF_ANNOUNCEMENT_KINDS,
+    TOPIC_PATTERN,
+)
 from services.notify.outbox import DEAD, DELIVERED, PENDING
 
 
+def acting_district() -> fields.String:
+    """The district a command acts for: required."""
+    return fields.String(required=True, validate=DISTRICT)
+
+
+def seen_district() -> fields.String:
+    """The district whose things a query sees; absent: every district's."""
+    return fields.String(validate=DISTRICT)
+
+
 class SubscribeWebhook(StrictSchema):
+    district = acting_district()
     url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False)
     event_types = fields.List(
         fields.String(validate=TOPIC_PATTERN), required=True, validate=validate.Length(1, 50)
@@ -21,15 +43,22 @@ class SubscribeWebhook(StrictSchema):
 
 class SubscriptionRef(StrictSchema):
     subscription_id = fields.String(required=True, validate=ID)
+    district = acting_district()
+
+
+class SubscriptionQuery(StrictSchema):
+    district = seen_district()
 
 
 class DeliveryQuery(StrictSchema):
+    district = seen_district()
     subscription_id = fields.String(validate=ID)
     status = fields.String(validate=validate.OneOf([PENDING, DELIVERED, DEAD]))
     limit = fields.Integer(load_default=100, strict=True, validate=validate.Range(1, 1000))
 
 
 class AttemptQuery(StrictSchema):
+    district = seen_district()
     subscription_id = fields.String(validate=ID)
     delivery_id = fields.String(validate=ID)
     limit = fields.Integer(load_default=100, strict=True, validate=validate.Range(1, 1000))
@@ -37,15 +66,23 @@ class AttemptQuery(StrictSchema):
 
 class DeliveryRef(StrictSchema):
     delivery_id = fields.String(required=True, validate=ID)
+    district = acting_district()
 
 
 class SetCommunityContacts(StrictSchema):
+    district = acting_district()
     community = fields.String(required=True, validate=COMMUNITY)
+    emails = fields.List(fields.Email(), required=True, validate=validate.Length(max=50))
+
+
+class SetDistrictContacts(StrictSchema):
+    district = acting_district()
     emails = fields.List(fields.Email(), required=True, validate=validate.Length(max=50))
 
 
 class PublishAnnouncement(StrictSchema):
     announcement_id = fields.String(validate=ID)
+    district = acting_district()
     community = fields.String(required=True, validate=COMMUNITY)
     kind = fields.String(
         required=True,
@@ -62,15 +99,18 @@ class PublishAnnouncement(StrictSchema):
 
 class WithdrawAnnouncement(StrictSchema):
     announcement_id = fields.String(required=True, validate=ID)
+    district = acting_district()
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
     actor = actor_field()
 
 
 class BoardQuery(StrictSchema):
+    district = seen_district()
     community = fields.String(validate=COMMUNITY)
     include_withdrawn = fields.Boolean(load_default=False)
 
 
 class EmailQuery(StrictSchema):
+    district = seen_district()
     status = fields.String(validate=validate.OneOf([PENDING, "sent", DEAD]))
     limit = fields.Integer(load_default=100, strict=True, validate=validate.Range(1, 1000))

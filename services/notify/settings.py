@@ -67,6 +67,8 @@ class NotifySettingsSchema(StrictSchema):
     QUNPING_SMTP_PASSWORD = fields.String(required=True)
     QUNPING_SMTP_FROM = fields.Email(required=True)
     QUNPING_DISTRICT_EMAILS = fields.String(required=True)
+    """The platform operators' addresses (the name is older than districts as tenants):
+    they receive deployment-wide alerts; each district sets its own over the API."""
     QUNPING_WEBHOOK_ALLOW = fields.String(required=True, validate=_allow_list)
     """Host names and networks webhooks may reach even though they are not public."""
     QUNPING_WEBHOOK_DENY_NETWORKS = fields.String(required=True, validate=_networks)
@@ -79,7 +81,8 @@ class NotifySettings:
     webhook_timeout_seconds: float
     smtp: SmtpSettings | None
     """None while `QUNPING_SMTP_HOST` is unset: e-mails are then recorded, not sent."""
-    district_emails: tuple[str, ...]
+    platform_emails: tuple[str, ...]
+    """Who operates the platform: mailed the alerts about a whole log."""
     egress: EgressPolicy
 
 
@@ -109,7 +112,7 @@ def notify_settings(
         ),
         webhook_timeout_seconds=values["QUNPING_WEBHOOK_TIMEOUT_SECONDS"],
         smtp=smtp,
-        district_emails=tuple(
+        platform_emails=tuple(
             address.strip()
             for address in values["QUNPING_DISTRICT_EMAILS"].split(",")
             if address.strip()

@@ -123,7 +123,7 @@ def commands(meeting_id: str, campaign_id: str, token: str) -> dict[str, dict[st
         "grades": {"campaign_id": campaign_id},
         "summary": {"campaign_id": campaign_id},
     }
-    notify = {
+    notify_commands = {
         "subscribe_webhook": {
             "url": "http://127.0.0.1:9/hook",
             "event_types": ["ballot.*"],
@@ -145,6 +145,11 @@ def commands(meeting_id: str, campaign_id: str, token: str) -> dict[str, dict[st
         },
         "withdraw_announcement": {"announcement_id": "a1", "reason": "有误"},
         "announcements": {"community": "光明社区"},
+        "set_district_contacts": {"emails": ["zuzhibu@example.cn"]},
+        "webhook_subscriptions": {},
+    }
+    notify = {
+        method: {**payload, "district": "吉州区"} for method, payload in notify_commands.items()
     }
     every = {
         **{f"ballot.{m}": p for m, p in ballot.items()},
@@ -267,7 +272,8 @@ def test_unicode_edge_cases_are_refused_in_identifiers_and_kept_verbatim_in_text
     assert stored() == before
 
     name = "\u202e居民\u200b\x00\U0001f5f3e\u0301$gt{}"
-    announcement = {"community": name[:10], "kind": "notice", "title": name, "body": name}
+    announcement = {"district": "吉州区", "community": name[:10], "kind": "notice",
+                    "title": name, "body": name}  # fmt: skip
     services.notify.publish_announcement(announcement)
     [shown] = services.notify.announcements({"community": name[:10]})
     assert (shown["title"], shown["body"]) == (name, name)

@@ -9,6 +9,8 @@ from typing import Any
 from tests.actors import organiser_of
 
 SECRET = "s3cr3t-shared-with-the-receiver"
+DISTRICT = "吉州区"
+"""The district the notify tests act for (the gateway would fill it in)."""
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 15, what: str = "") -> Any:
@@ -24,6 +26,7 @@ def wait_until(condition: Callable[[], Any], timeout: float = 15, what: str = ""
 def announcement(n: int, kind: str = "notice", community: str = "光明社区") -> dict[str, Any]:
     return {
         "announcement_id": f"a{n}",
+        "district": DISTRICT,
         "community": community,
         "kind": kind,
         "title": f"第{n}号公告",

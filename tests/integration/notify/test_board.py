@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from qunping.core.errors import InvalidInput, NotFound, Refused
-from tests.integration.notify.helpers import announcement
+from tests.integration.notify.helpers import DISTRICT, announcement
 
 
 def test_the_board_shows_published_notices_and_hides_withdrawn_ones(start_notify: Any) -> None:
@@ -14,7 +14,9 @@ def test_the_board_shows_published_notices_and_hides_withdrawn_ones(start_notify
         notify.publish_announcement(announcement(n, "notice"))
     notify.publish_announcement(announcement(4, "meeting", community="other"))
 
-    notify.withdraw_announcement({"announcement_id": "a2", "reason": "数据录入有误"})
+    notify.withdraw_announcement(
+        {"announcement_id": "a2", "reason": "数据录入有误", "district": DISTRICT}
+    )
 
     board = notify.announcements({"community": "光明社区"})
     assert [n["announcement_id"] for n in board] == ["a3", "a1"]
@@ -34,12 +36,16 @@ def test_board_commands_refuse_what_the_rules_forbid_and_write_nothing(start_not
     with pytest.raises(Refused):
         notify.publish_announcement(announcement(1))
     with pytest.raises(NotFound):
-        notify.withdraw_announcement({"announcement_id": "nope", "reason": "x"})
+        notify.withdraw_announcement(
+            {"announcement_id": "nope", "reason": "x", "district": DISTRICT}
+        )
     with pytest.raises(InvalidInput) as refused:
         notify.publish_announcement({**announcement(2), "kind": "gossip", "community": {"$ne": 1}})
-    notify.withdraw_announcement({"announcement_id": "a1", "reason": "撤回"})
+    notify.withdraw_announcement({"announcement_id": "a1", "reason": "撤回", "district": DISTRICT})
     with pytest.raises(Refused):
-        notify.withdraw_announcement({"announcement_id": "a1", "reason": "again"})
+        notify.withdraw_announcement(
+            {"announcement_id": "a1", "reason": "again", "district": DISTRICT}
+        )
 
     assert set(refused.value.messages) == {"kind", "community"}
     assert notify.public_feed({"after": 0})["head"] == head + 1
@@ -50,11 +56,18 @@ def test_notifys_feed_carries_its_public_events_and_none_of_its_internal_ones(
 ) -> None:
     notify = start_notify()
     notify.subscribe_webhook(
-        {"url": "http://127.0.0.1:9/", "event_types": ["#"], "secret": "x" * 16}
+        {
+            "district": DISTRICT,
+            "url": "http://127.0.0.1:9/",
+            "event_types": ["#"],
+            "secret": "x" * 16,
+        }
     )
-    notify.set_community_contacts({"community": "光明社区", "emails": ["a@b.cn"]})
+    notify.set_community_contacts(
+        {"district": DISTRICT, "community": "光明社区", "emails": ["a@b.cn"]}
+    )
     notify.publish_announcement(announcement(1))
-    notify.withdraw_announcement({"announcement_id": "a1", "reason": "撤回"})
+    notify.withdraw_announcement({"announcement_id": "a1", "reason": "撤回", "district": DISTRICT})
 
     page = notify.public_feed({"after": 0, "limit": 10})
 

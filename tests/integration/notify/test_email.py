@@ -15,7 +15,7 @@ import pytest
 from qunping.core.envelope import NewEvent, json_bytes, to_cloudevent
 from qunping.core.memory_eventlog import InMemoryEventLog
 from qunping.operator import infra
-from tests.integration.notify.helpers import announcement, wait_until
+from tests.integration.notify.helpers import DISTRICT, announcement, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 USER, PASSWORD = "qunping", "smtp-password-from-env"
@@ -76,8 +76,12 @@ def test_a_meeting_announcement_is_mailed_in_chinese_to_the_communitys_contacts(
 ) -> None:
     notify = mailing_notify
     contacts = ["shequ@guangming.cn", "shuji@guangming.cn"]
-    notify.set_community_contacts({"community": "光明社区", "emails": contacts})
-    notify.set_community_contacts({"community": "other", "emails": ["x@other.cn"]})
+    notify.set_community_contacts(
+        {"district": DISTRICT, "community": "光明社区", "emails": contacts}
+    )
+    notify.set_community_contacts(
+        {"district": DISTRICT, "community": "other", "emails": ["x@other.cn"]}
+    )
 
     notify.publish_announcement(announcement(1, "notice"))  # no rule mails a plain notice
     notify.publish_announcement(
@@ -103,15 +107,34 @@ def test_a_tallys_published_results_are_mailed_to_the_communitys_contacts(
     mailing_notify: Any, smtp_sink: SmtpSink, nameko_config: dict[str, Any]
 ) -> None:
     notify = mailing_notify
-    notify.set_community_contacts({"community": "长塘社区", "emails": ["shequ@changtang.cn"]})
-    log = InMemoryEventLog("tally")
-    [event] = log.append(
+    notify.set_community_contacts(
+        {"district": DISTRICT, "community": "长塘社区", "emails": ["shequ@changtang.cn"]}
+    )
+    # Another district's 长塘社区 has contacts of its own, who hear nothing of this one.
+    notify.set_community_contacts(
+        {"district": "青原区", "community": "长塘社区", "emails": ["shequ@qingyuan.cn"]}
+    )
+    # What the ballot and tally relays publish (the form is the contract's): the campaign
+    # names its district, the results name their campaign.
+    ballot_log, tally_log = InMemoryEventLog("ballot"), InMemoryEventLog("tally")
+    campaign_id = "c0ffee0000000000"
+    [campaign] = ballot_log.append(
+        f"campaign-{campaign_id}",
+        [
+            NewEvent(
+                "CampaignCreated",
+                {"campaign_id": campaign_id, "district": DISTRICT, "year": 2011},
+            )
+        ],
+    )
+    [event] = tally_log.append(
         "results-3f2a9c4100000000",
         [
             NewEvent(
                 "ResultsPublished",
                 {
                     "meeting_id": "3f2a9c4100000000",
+                    "campaign_id": campaign_id,
                     "community": "长塘社区",
                     "policy_hash": "ab" * 32,
                     "results": {},
@@ -119,15 +142,18 @@ def test_a_tallys_published_results_are_mailed_to_the_communitys_contacts(
             )
         ],
     )
-    # What tally's relay publishes (its log is not on this branch; the form is the contract's).
     with kombu.Connection(nameko_config["AMQP_URI"]) as connection:
-        connection.Producer().publish(
-            json_bytes(to_cloudevent(event)),
-            exchange="qunping.public",
-            routing_key="tally.ResultsPublished",
-            content_type="application/cloudevents+json",
-            content_encoding="utf-8",
-        )
+        for routing_key, published in (
+            ("ballot.CampaignCreated", campaign),
+            ("tally.ResultsPublished", event),
+        ):
+            connection.Producer().publish(
+                json_bytes(to_cloudevent(published)),
+                exchange="qunping.public",
+                routing_key=routing_key,
+                content_type="application/cloudevents+json",
+                content_encoding="utf-8",
+            )
     [mail] = wait_until(smtp_sink.messages, what="the e-mail")
     message = message_from_string(mail["data"], policy=policy.default)
 
@@ -137,24 +163,26 @@ def test_a_tallys_published_results_are_mailed_to_the_communitys_contacts(
     assert "长塘社区 的测评会（编号 3f2a9c4100000000）已经闭会" in body
 
 
-def test_a_meeting_under_the_alert_threshold_is_mailed_to_the_district(
+def test_a_meeting_under_the_alert_threshold_is_mailed_to_its_districts_alert_addresses_only(
     start_notify: Any,
     smtp_sink: SmtpSink,
     container_factory: Any,
     nameko_config: dict[str, Any],
 ) -> None:
     """Through the real services: ballots cast, voting closed, the tally raises the alert,
-    notify mails the district's addresses."""
+    notify mails that district's alert addresses, neither another district's nor the
+    platform's."""
     from nameko.standalone.rpc import ClusterRpcProxy
 
     from services.ballot.service import BallotService
     from services.tally.service import TallyService
     from tests.actors import Acting
 
-    start_notify(
-        **smtp_config(smtp_sink),
-        QUNPING_DISTRICT_EMAILS="zuzhibu@jizhou.gov.cn, jiwei@jizhou.gov.cn",
+    notify = start_notify(**smtp_config(smtp_sink), QUNPING_DISTRICT_EMAILS="ops@platform.cn")
+    notify.set_district_contacts(
+        {"district": "吉州区", "emails": ["zuzhibu@jizhou.gov.cn", "jiwei@jizhou.gov.cn"]}
     )
+    notify.set_district_contacts({"district": "青原区", "emails": ["zuzhibu@qingyuan.gov.cn"]})
     container_factory(BallotService, nameko_config).start()
     container_factory(TallyService, nameko_config).start()
     with ClusterRpcProxy(nameko_config, timeout=60) as cluster:
@@ -186,6 +214,8 @@ def test_a_meeting_under_the_alert_threshold_is_mailed_to_the_district(
 
     message = message_from_string(mail["data"], policy=policy.default)
     assert sorted(mail["rcpt_tos"]) == ["jiwei@jizhou.gov.cn", "zuzhibu@jizhou.gov.cn"]
+    time.sleep(1)  # no copy follows to anyone else
+    assert len(smtp_sink.messages()) == 1
     assert message["Subject"] == "【群评】预警：白塘社区 满意率低于预警线"
     body = message.get_body().get_content()  # type: ignore[union-attr]
     assert "社区两委班子（社区）：satisfaction 0.00% < 80%" in body
@@ -202,7 +232,9 @@ def test_a_pledge_item_past_due_without_a_report_is_mailed_once_to_the_community
     from services.pledge.dependencies import PledgeDependency
     from services.pledge.service import PledgeService
 
-    mailing_notify.set_community_contacts({"community": "光明社区", "emails": ["sq@gm.cn"]})
+    mailing_notify.set_community_contacts(
+        {"district": "吉州区", "community": "光明社区", "emails": ["sq@gm.cn"]}
+    )
     container = container_factory(PledgeService, nameko_config)
     dependency = next(e for e in container.extensions if isinstance(e, PledgeDependency))
     dependency.clock = lambda: date(2026, 6, 1)

@@ -19,7 +19,7 @@ from qunping.core.errors import InvalidInput
 from qunping.operator import infra
 from services.notify.dependencies import NotifierDependency
 from services.notify.service import NotifyService
-from tests.integration.notify.helpers import SECRET, announcement, wait_until
+from tests.integration.notify.helpers import DISTRICT, SECRET, announcement, wait_until
 from tests.integration.notify.receiver import Receiver, always, failing_first
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
@@ -41,7 +41,12 @@ def receivers() -> Iterator[Callable[..., Receiver]]:
 
 def subscribe(notify: Any, receiver: Receiver, patterns: list[str] | None = None) -> str:
     reply = notify.subscribe_webhook(
-        {"url": receiver.url, "event_types": patterns or ["notify.*"], "secret": SECRET}
+        {
+            "district": DISTRICT,
+            "url": receiver.url,
+            "event_types": patterns or ["notify.*"],
+            "secret": SECRET,
+        }
     )
     return str(reply["subscription_id"])
 
@@ -70,7 +75,7 @@ def test_a_delivery_is_a_signed_cloudevent_matching_its_published_json_schema(
     [request] = wait_until(lambda: receiver.requests, what="the delivery")
 
     event = from_http(HTTPMessage(request.headers, request.body), JSONFormat())
-    schema = json.loads((DOCS / "events/notify.AnnouncementPublished.v2.json").read_text())
+    schema = json.loads((DOCS / "events/notify.AnnouncementPublished.v3.json").read_text())
     assert request.headers["Content-Type"].startswith("application/cloudevents+json")
     assert independently_verified(SECRET, request.headers, request.body)
     assert not independently_verified(SECRET, request.headers, request.body + b" ")
@@ -170,9 +175,10 @@ def test_dead_letters_can_be_listed_and_redelivered_by_rpc_and_cli(
     listed = cli.invoke(qunping, ["notify", "dead-letters"], env=env)
     receiver.behaviour = always(200)
     oldest, newest = sorted(dead, key=lambda d: d["seq"])
-    redelivered = cli.invoke(qunping, ["notify", "redeliver", oldest["delivery_id"]], env=env)
-    notify.redeliver({"delivery_id": newest["delivery_id"]})
-    again = cli.invoke(qunping, ["notify", "redeliver", oldest["delivery_id"]], env=env)
+    redeliver = ["notify", "redeliver", oldest["delivery_id"], "--district", DISTRICT]
+    redelivered = cli.invoke(qunping, redeliver, env=env)
+    notify.redeliver({"delivery_id": newest["delivery_id"], "district": DISTRICT})
+    again = cli.invoke(qunping, redeliver, env=env)
     wait_until(
         lambda: len(notify.webhook_deliveries({"status": "delivered"})) == 2, what="redelivery"
     )
@@ -267,6 +273,7 @@ def test_a_bad_subscription_is_refused_field_by_field_and_nothing_is_written(
     with pytest.raises(InvalidInput) as refused:
         notify.subscribe_webhook(
             {
+                "district": DISTRICT,
                 "url": "ftp://example.org/x",
                 "event_types": ["ballot.Ballot Cast"],
                 "secret": "short",
@@ -275,7 +282,7 @@ def test_a_bad_subscription_is_refused_field_by_field_and_nothing_is_written(
         )
 
     assert set(refused.value.messages) == {"url", "event_types", "secret", "owner"}
-    assert notify.webhook_subscriptions() == []
+    assert notify.webhook_subscriptions({}) == []
     assert notify.public_feed({"after": 0})["head"] == 0
 
 
@@ -298,9 +305,11 @@ def test_a_subscription_to_a_non_public_destination_is_refused_and_stored_nowher
 ) -> None:
     notify = start_notify(QUNPING_WEBHOOK_ALLOW="")
     with pytest.raises(InvalidInput) as refused:
-        notify.subscribe_webhook({"url": url, "event_types": ["#"], "secret": SECRET})
+        notify.subscribe_webhook(
+            {"district": DISTRICT, "url": url, "event_types": ["#"], "secret": SECRET}
+        )
     assert list(refused.value.messages) == ["url"]
-    assert notify.webhook_subscriptions() == []
+    assert notify.webhook_subscriptions({}) == []
 
 
 class Rebinding:
@@ -325,7 +334,9 @@ def test_a_host_resolving_to_loopback_only_at_delivery_is_not_delivered_to(
     notify = start_notify(RebindingNotify, QUNPING_WEBHOOK_ALLOW="")
     receiver = receivers()
     url = receiver.url.replace("127.0.0.1", "rebinding.example.cn")
-    reply = notify.subscribe_webhook({"url": url, "event_types": ["#"], "secret": SECRET})
+    reply = notify.subscribe_webhook(
+        {"district": DISTRICT, "url": url, "event_types": ["#"], "secret": SECRET}
+    )
     notify.publish_announcement(announcement(1))
 
     attempts = wait_until(
@@ -354,7 +365,9 @@ def test_an_attempt_connects_to_the_address_that_was_checked_and_keeps_the_host_
     notify = start_notify(PinningNotify)
     receiver = receivers()
     url = receiver.url.replace("127.0.0.1", "pinned.example.invalid")
-    notify.subscribe_webhook({"url": url, "event_types": ["#"], "secret": SECRET})
+    notify.subscribe_webhook(
+        {"district": DISTRICT, "url": url, "event_types": ["#"], "secret": SECRET}
+    )
     notify.publish_announcement(announcement(1))
 
     [received] = wait_until(lambda: receiver.requests, what="the pinned delivery")

@@ -27,7 +27,7 @@ from services.gateway.auth import (
 )
 from services.notify import schemas as notify
 from services.pledge import schemas as pledge
-from services.tally import service as tally
+from services.tally import schemas as tally
 
 SERVICES = ("ballot", "tally", "notify", "pledge", "audit")
 """The services the gateway calls over RPC; `gateway` routes are answered in the gateway."""

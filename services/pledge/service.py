@@ -21,7 +21,7 @@ from nameko.timer import timer
 
 from qunping.core.dependencies import SignsCheckpoints
 from qunping.core.envelope import NewEvent
-from qunping.core.errors import Refused
+from qunping.core.errors import NotFound, Refused
 from qunping.core.feed import public_feed
 from qunping.core.health import HealthEndpoints
 from qunping.core.schemas import load
@@ -184,7 +184,7 @@ class PledgeService(HealthEndpoints, SignsCheckpoints):
         with book.lock:
             pledge = book.pledge(command["pledge_id"])
             pledge.may_start_evaluation(rerun_of)
-            campaign_id = self.pledges.campaign_for(pledge.district, pledge.year)
+            campaign_id = self._campaign_for(pledge.district, pledge.year)
             meeting = self.pledges.ballot.schedule_meeting(
                 {
                     "campaign_id": campaign_id,
@@ -211,6 +211,25 @@ class PledgeService(HealthEndpoints, SignsCheckpoints):
             "meeting_id": meeting["meeting_id"],
             "subjects": meeting["subjects"],
         }
+
+    def _campaign_for(self, district: str, year: int) -> str:
+        """The ballot campaign of a district's pledge evaluations of a year, created once.
+
+        Remembered in the pledge log; the book's lock makes one worker create it. A crash
+        between ballot's reply and the append leaves an empty campaign in ballot, unused.
+        """
+        book = self.pledges.book
+        stream = domain.campaign_stream(district, year)
+        with book.lock:
+            book.refresh()
+            if stream in book.campaigns:
+                return book.campaigns[stream]
+            created = self.pledges.ballot.create_campaign(
+                evaluation.campaign(district, year, self.pledges.quorum)
+            )
+            campaign_id = str(created["campaign_id"])
+            book.append_new(stream, domain.evaluation_campaign_created(district, year, campaign_id))
+            return campaign_id
 
     @event_handler("tally", "ResultsPublished", handler_type=SERVICE_POOL, requeue_on_error=True)
     def on_results_published(self, cloudevent: dict[str, Any]) -> None:
@@ -243,9 +262,17 @@ class PledgeService(HealthEndpoints, SignsCheckpoints):
         for pledge in pledges:
             meeting_id = pledge.awaiting_results
             if meeting_id is not None:
-                results = self.pledges.results_of(meeting_id)
+                results = self._published_results(meeting_id)
                 if results is not None:
                     self._record_results(meeting_id, results["results"]["subjects"])
+
+    def _published_results(self, meeting_id: str) -> dict[str, Any] | None:
+        """The tally's results of a meeting, if published and not voided since."""
+        try:
+            results: dict[str, Any] = self.pledges.tally.results({"meeting_id": meeting_id})
+        except NotFound:
+            return None
+        return None if results.get("void") else results
 
     # -- the year-end export, the public contract ----------------------------------------
 

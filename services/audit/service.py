@@ -16,51 +16,19 @@ import logging
 from typing import Any
 
 from nameko.events import SERVICE_POOL, event_handler
-from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy, rpc
-from nameko.timer import Timer
-from pymongo import MongoClient
 
 from qunping.core.health import HealthEndpoints
 from qunping.core.schemas import load
 from services.audit import schemas
 from services.audit.bundle import VERIFIER, bundle_jsonl
+from services.audit.dependencies import AuditSources, configured_timer
 from services.audit.notice import render_notice
 from services.audit.replay import Scope, replay
 from services.audit.sources import Sources
-from services.audit.verify import verify_all
+from services.audit.verify import announced_keys, verify_all
 
 log = logging.getLogger(__name__)
-
-
-class ConfiguredTimer(Timer):  # type: ignore[misc]
-    """nameko's timer, its interval read from the container's config at setup."""
-
-    def __init__(self, setting: str, default: float, **kwargs: Any) -> None:
-        super().__init__(interval=default, **kwargs)
-        self.setting = setting
-        self.default = default
-
-    def setup(self) -> None:
-        self.interval = float(self.container.config.get(self.setting, self.default))
-
-
-configured_timer = ConfiguredTimer.decorator
-
-
-class AuditSources(DependencyProvider):  # type: ignore[misc]
-    def setup(self) -> None:
-        config = self.container.config
-        self.client: MongoClient[dict[str, Any]] = MongoClient(config["MONGO_URI"], tz_aware=True)
-        self.sources = Sources(
-            self.client, config.get("QUNPING_DB_PREFIX", "qunping_"), shared_scratch=True
-        )
-
-    def stop(self) -> None:
-        self.client.close()
-
-    def get_dependency(self, worker_ctx: Any) -> Sources:
-        return self.sources
 
 
 class AuditService(HealthEndpoints):
@@ -114,15 +82,7 @@ class AuditService(HealthEndpoints):
     def keys(self, payload: dict[str, Any]) -> dict[str, Any]:
         """The public keys each log announced for its signed checkpoints, in log order."""
         load(schemas.NoArguments(), payload)
-        return {
-            "logs": {
-                name: [
-                    {**event.data, "position": event.position}
-                    for event in self.sources.log(name).read_stream(f"signingkey-{name}")
-                ]
-                for name in self.sources.logs
-            }
-        }
+        return {"logs": announced_keys(self.sources)}
 
     @rpc
     def replay(self, payload: dict[str, Any]) -> dict[str, Any]:

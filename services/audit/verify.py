@@ -62,3 +62,14 @@ def verify_all(sources: Sources, kept: Kept | None = None) -> list[VerifyReport]
         )
         for name in sources.logs
     ]
+
+
+def announced_keys(sources: Sources) -> dict[str, list[dict[str, Any]]]:
+    """Each log's key announcements (its `signingkey-{log}` stream), with their positions."""
+    return {
+        name: [
+            {**event.data, "position": event.position}
+            for event in sources.log(name).read_stream(f"signingkey-{name}")
+        ]
+        for name in sources.logs
+    }

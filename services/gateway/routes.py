@@ -28,7 +28,7 @@ from services.gateway.auth import (
 )
 from services.notify import schemas as notify
 from services.pledge import schemas as pledge
-from services.tally import service as tally
+from services.tally import schemas as tally
 
 ANYONE: frozenset[str] = frozenset()
 ADMIN = frozenset({DISTRICT_ADMIN})

@@ -1,5 +1,5 @@
-"""The pledge log (with its relay), the book folded from it, the clock, and RPC to ballot
-and tally for the 双评 saga."""
+"""The pledge log (with its relay), the book folded from it, the clock, the quorum setting,
+and RPC to ballot and tally for the 双评 saga."""
 
 from __future__ import annotations
 
@@ -13,12 +13,8 @@ from marshmallow import fields, validate
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from qunping.core.dependencies import EventLogDependency
-from qunping.core.envelope import NewEvent
-from qunping.core.errors import NotFound
 from qunping.core.schemas import StrictSchema, load
-from services.pledge import evaluation
 from services.pledge.book import PledgeBook
-from services.pledge.domain import campaign_stream
 from services.pledge.events import payloads
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -43,50 +39,15 @@ def today_in_china() -> date:
 
 
 class Pledges:
-    """What a pledge worker uses: the book, today's date, ballot and tally over RPC."""
+    """What a pledge worker uses: the book, today's date, the evaluation quorum, and ballot
+    and tally over RPC."""
 
     def __init__(self, dependency: PledgeDependency) -> None:
         self.book = dependency.book
         self.today = dependency.clock
+        self.quorum = dependency.quorum
         self.ballot = dependency.proxy["ballot"]
         self.tally = dependency.proxy["tally"]
-        self._quorum = dependency.quorum
-
-    def campaign_for(self, district: str, year: int) -> str:
-        """The ballot campaign of a district's pledge evaluations of a year, created once.
-
-        Remembered in the pledge log; the book's lock makes one worker create it. A crash
-        between ballot's reply and the append leaves an empty campaign in ballot, unused.
-        """
-        stream = campaign_stream(district, year)
-        with self.book.lock:
-            self.book.refresh()
-            if stream in self.book.campaigns:
-                return self.book.campaigns[stream]
-            created = self.ballot.create_campaign(
-                {
-                    "district": district,
-                    "year": year,
-                    "batch": evaluation.BATCH,
-                    "policy": evaluation.policy(self._quorum),
-                }
-            )
-            self.book.append_new(
-                stream,
-                NewEvent(
-                    "EvaluationCampaignCreated",
-                    {"district": district, "year": year, "campaign_id": created["campaign_id"]},
-                ),
-            )
-            return str(created["campaign_id"])
-
-    def results_of(self, meeting_id: str) -> dict[str, Any] | None:
-        """The tally's results of a meeting, if published and not voided since."""
-        try:
-            results: dict[str, Any] = self.tally.results({"meeting_id": meeting_id})
-        except NotFound:
-            return None
-        return None if results.get("void") else results
 
 
 class PledgeDependency(EventLogDependency):

@@ -48,6 +48,14 @@ def campaign_stream(district: str, year: int) -> str:
     return f"evalcampaign-{hashlib.sha256(district.encode()).hexdigest()[:32]}-{year}"
 
 
+def evaluation_campaign_created(district: str, year: int, campaign_id: str) -> NewEvent:
+    """The ballot campaign a district's pledge evaluations of a year go to, remembered."""
+    return NewEvent(
+        "EvaluationCampaignCreated",
+        {"district": district, "year": year, "campaign_id": campaign_id},
+    )
+
+
 @dataclass
 class Unit:
     unit_id: str

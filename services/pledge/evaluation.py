@@ -31,6 +31,11 @@ def policy(min_present: int) -> dict[str, Any]:
     }
 
 
+def campaign(district: str, year: int, min_present: int) -> dict[str, Any]:
+    """What ballot's `create_campaign` is asked for a district's pledge evaluations of a year."""
+    return {"district": district, "year": year, "batch": BATCH, "policy": policy(min_present)}
+
+
 def subjects(community: str, unit: str) -> list[dict[str, str]]:
     return [{"kind": "pledge_community", "name": community}, {"kind": "pledge_unit", "name": unit}]
 

@@ -10,7 +10,6 @@ loses nothing.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -21,11 +20,11 @@ from nameko.timer import timer
 
 from qunping.core.dependencies import SignsCheckpoints
 from qunping.core.envelope import NewEvent
-from qunping.core.errors import Refused
+from qunping.core.errors import NotFound, Refused
 from qunping.core.feed import public_feed
 from qunping.core.health import HealthEndpoints
 from qunping.core.schemas import load
-from services.pledge import domain, evaluation, export, schemas
+from services.pledge import domain, evaluation, queries, schemas
 from services.pledge.dependencies import PledgeDependency, Pledges
 from services.pledge.domain import Pledge
 from services.pledge.events import payloads
@@ -60,14 +59,7 @@ class PledgeService(HealthEndpoints, SignsCheckpoints):
     @rpc
     def list_units(self, payload: dict[str, Any]) -> dict[str, Any]:
         query = load(schemas.ListUnits(), payload)
-        book = self.pledges.book
-        book.refresh()
-        units = [
-            unit.summary()
-            for unit in book.units.values()
-            if matches(unit.summary(), query, ("district", "community"))
-        ]
-        return {"units": sorted(units, key=lambda u: (u["community"], u["name"]))}
+        return {"units": queries.units(self.pledges.book, query)}
 
     # -- 双诺: pledge letters -----------------------------------------------------------
 
@@ -134,34 +126,13 @@ class PledgeService(HealthEndpoints, SignsCheckpoints):
     @rpc
     def list_pledges(self, payload: dict[str, Any]) -> dict[str, Any]:
         query = load(schemas.ListPledges(), payload)
-        book = self.pledges.book
-        book.refresh()
-        found = [
-            pledge.summary()
-            for pledge in book.pledges.values()
-            if matches(
-                pledge.summary(), query, ("district", "year", "community", "unit_id", "status")
-            )
-        ]
-        return {"pledges": sorted(found, key=lambda p: (p["year"], p["community"], p["unit"]))}
+        return {"pledges": queries.pledges(self.pledges.book, query)}
 
     @rpc
     def overdue_items(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Items raised overdue and still without a report."""
         query = load(schemas.ListOverdue(), payload)
-        book = self.pledges.book
-        book.refresh()
-        items = []
-        for pledge in book.pledges.values():
-            if not matches(pledge.summary(), query, ("district", "community")):
-                continue
-            letter = pledge.letter or pledge.latest
-            items += [
-                {**pledge.summary(), "item": item}
-                for item in letter["items"]
-                if item["item_id"] in pledge.overdue and item["item_id"] not in pledge.reports
-            ]
-        return {"items": items}
+        return {"items": queries.overdue_items(self.pledges.book, query)}
 
     # -- 双评: evaluation by ballot ------------------------------------------------------
 
@@ -184,7 +155,7 @@ class PledgeService(HealthEndpoints, SignsCheckpoints):
         with book.lock:
             pledge = book.pledge(command["pledge_id"])
             pledge.may_start_evaluation(rerun_of)
-            campaign_id = self.pledges.campaign_for(pledge.district, pledge.year)
+            campaign_id = self._campaign_for(pledge.district, pledge.year)
             meeting = self.pledges.ballot.schedule_meeting(
                 {
                     "campaign_id": campaign_id,
@@ -211,6 +182,25 @@ class PledgeService(HealthEndpoints, SignsCheckpoints):
             "meeting_id": meeting["meeting_id"],
             "subjects": meeting["subjects"],
         }
+
+    def _campaign_for(self, district: str, year: int) -> str:
+        """The ballot campaign of a district's pledge evaluations of a year, created once.
+
+        Remembered in the pledge log; the book's lock makes one worker create it. A crash
+        between ballot's reply and the append leaves an empty campaign in ballot, unused.
+        """
+        book = self.pledges.book
+        stream = domain.campaign_stream(district, year)
+        with book.lock:
+            book.refresh()
+            if stream in book.campaigns:
+                return book.campaigns[stream]
+            created = self.pledges.ballot.create_campaign(
+                evaluation.campaign(district, year, self.pledges.quorum)
+            )
+            campaign_id = str(created["campaign_id"])
+            book.append_new(stream, domain.evaluation_campaign_created(district, year, campaign_id))
+            return campaign_id
 
     @event_handler("tally", "ResultsPublished", handler_type=SERVICE_POOL, requeue_on_error=True)
     def on_results_published(self, cloudevent: dict[str, Any]) -> None:
@@ -243,9 +233,17 @@ class PledgeService(HealthEndpoints, SignsCheckpoints):
         for pledge in pledges:
             meeting_id = pledge.awaiting_results
             if meeting_id is not None:
-                results = self.pledges.results_of(meeting_id)
+                results = self._published_results(meeting_id)
                 if results is not None:
                     self._record_results(meeting_id, results["results"]["subjects"])
+
+    def _published_results(self, meeting_id: str) -> dict[str, Any] | None:
+        """The tally's results of a meeting, if published and not voided since."""
+        try:
+            results: dict[str, Any] = self.pledges.tally.results({"meeting_id": meeting_id})
+        except NotFound:
+            return None
+        return None if results.get("void") else results
 
     # -- the year-end export, the public contract ----------------------------------------
 
@@ -253,24 +251,9 @@ class PledgeService(HealthEndpoints, SignsCheckpoints):
     def export(self, payload: dict[str, Any]) -> dict[str, Any]:
         """年终考核: every pledge of a district's year, as CSV or XLSX (base64)."""
         query = load(schemas.Export(), payload)
-        book = self.pledges.book
-        book.refresh()
-        details = [
-            pledge.detail()
-            for pledge in book.pledges.values()
-            if pledge.district == query["district"] and pledge.year == query["year"]
-        ]
-        table = export.rows(details, {u.unit_id: u.kind for u in book.units.values()})
-        content = (
-            export.to_csv(table)
-            if query["format"] == "csv"
-            else export.to_xlsx(table, f"{query['year']}年终考核")
+        return queries.year_end_export(
+            self.pledges.book, query["district"], query["year"], query["format"]
         )
-        return {
-            "file_name": export.file_name(query["district"], query["year"], query["format"]),
-            "content_base64": base64.b64encode(content).decode("ascii"),
-            "rows": len(table),
-        }
 
     @rpc
     def public_feed(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -280,7 +263,3 @@ class PledgeService(HealthEndpoints, SignsCheckpoints):
 
 def period(command: dict[str, Any]) -> dict[str, Any]:
     return {key: command[key] for key in domain.PERIOD_FIELDS}
-
-
-def matches(record: dict[str, Any], query: dict[str, Any], keys: tuple[str, ...]) -> bool:
-    return all(query[key] is None or record[key] == query[key] for key in keys)

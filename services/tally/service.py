@@ -4,33 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import fields
 from nameko.events import SERVICE_POOL, event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
 from qunping.core.dependencies import SignsCheckpoints
 from qunping.core.envelope import from_cloudevent
-from qunping.core.errors import NotFound
 from qunping.core.feed import public_feed
 from qunping.core.health import HealthEndpoints
-from qunping.core.schemas import Pattern, StrictSchema, load
+from qunping.core.schemas import StrictSchema, load
+from services.tally import queries, schemas
 from services.tally.dependencies import SOURCE, Tally, TallyDependency
 from services.tally.events import payloads
-
-ID = Pattern(r"^[0-9a-f]{16}$")
-
-
-class MeetingRef(StrictSchema):
-    meeting_id = fields.String(required=True, validate=ID)
-
-
-class CampaignRef(StrictSchema):
-    campaign_id = fields.String(required=True, validate=ID)
-
-
-def without_id(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in document.items() if key != "_id"}
 
 
 class TallyService(HealthEndpoints, SignsCheckpoints):
@@ -49,37 +34,24 @@ class TallyService(HealthEndpoints, SignsCheckpoints):
     @rpc
     def board(self, payload: dict[str, Any]) -> dict[str, Any]:
         """A meeting's board: check-ins against quorum, issued, returned; never ratings."""
-        meeting_id = load(MeetingRef(), payload)["meeting_id"]
-        board = self.tally.database["boards"].find_one({"_id": meeting_id})
-        if board is None:
-            raise NotFound(f"meeting {meeting_id}")
-        return {"meeting_id": meeting_id, **without_id(board)}
+        meeting_id = load(schemas.MeetingRef(), payload)["meeting_id"]
+        return queries.board(self.tally.database, meeting_id)
 
     @rpc
     def results(self, payload: dict[str, Any]) -> dict[str, Any]:
         """A meeting's results: they exist from its close on."""
-        meeting_id = load(MeetingRef(), payload)["meeting_id"]
-        results = self.tally.database["results"].find_one({"_id": meeting_id})
-        if results is None:
-            raise NotFound(f"results of meeting {meeting_id}")
-        return without_id(results)
+        meeting_id = load(schemas.MeetingRef(), payload)["meeting_id"]
+        return queries.results(self.tally.database, meeting_id)
 
     @rpc
     def grades(self, payload: dict[str, Any]) -> dict[str, Any]:
-        campaign_id = load(CampaignRef(), payload)["campaign_id"]
-        grades = self.tally.database["grades"].find(
-            {"campaign_id": campaign_id}, sort=[("community", 1)]
-        )
-        return {"campaign_id": campaign_id, "grades": [without_id(grade) for grade in grades]}
+        campaign_id = load(schemas.CampaignRef(), payload)["campaign_id"]
+        return queries.grades(self.tally.database, campaign_id)
 
     @rpc
     def summary(self, payload: dict[str, Any]) -> dict[str, Any]:
-        campaign_id = load(CampaignRef(), payload)["campaign_id"]
-        summary = self.tally.database["summaries"].find_one({"_id": campaign_id})
-        if summary is None:
-            raise NotFound(f"summary of campaign {campaign_id}")
-        # `totals` is the running sum the figures are folded from, not a figure to show.
-        return {key: value for key, value in without_id(summary).items() if key != "totals"}
+        campaign_id = load(schemas.CampaignRef(), payload)["campaign_id"]
+        return queries.summary(self.tally.database, campaign_id)
 
     @rpc
     def public_feed(self, payload: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from qunping.core.feed import FeedRequest
 from qunping.core.schemas import StrictSchema, load
 from services.ballot import schemas as ballot
 from services.notify import schemas as notify
-from services.tally import service as tally
+from services.tally import schemas as tally
 from tests.unit.hostile.schema_strategies import (
     HOSTILE_TEXT,
     OPERATOR_VALUES,
@@ -29,7 +29,7 @@ from tests.unit.hostile.schema_strategies import (
 
 def command_schemas() -> list[type[Schema]]:
     """Every schema a service loads its RPC payloads with."""
-    modules = [ballot, notify]
+    modules = [ballot, notify, tally]
     found = [
         value
         for module in modules
@@ -39,7 +39,7 @@ def command_schemas() -> list[type[Schema]]:
         and value is not StrictSchema
         and value.__module__ == module.__name__
     ]
-    return [*found, tally.MeetingRef, tally.CampaignRef, FeedRequest]
+    return [*found, FeedRequest]
 
 
 SCHEMAS = command_schemas()

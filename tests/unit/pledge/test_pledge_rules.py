@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from qunping.core.errors import InvalidInput, Refused
-from services.pledge import domain
+from services.pledge import domain, evaluation
 from tests.unit.pledge.scene import IN_WINDOW, ITEMS, PERIOD, SUBJECTS, Scene
 
 
@@ -200,3 +200,24 @@ def test_an_amendment_cannot_drop_an_item_already_reported_on(scene: Scene) -> N
     scene.report("unit-2", "unit")
     with pytest.raises(Refused, match="already reported on"):
         scene.pledge.amend(PERIOD, ITEMS[:2], "删去志愿服务")
+
+
+def test_a_districts_evaluation_campaign_asks_ballot_for_the_pledge_policy_at_the_quorum() -> None:
+    request = evaluation.campaign("吉州区", 2026, 30)
+
+    assert request["district"] == "吉州区"
+    assert request["year"] == 2026
+    assert request["batch"] == evaluation.BATCH
+    assert request["policy"]["quorum"]["min_present"] == 30
+    assert set(request["policy"]["kinds"]) == set(domain.SUBJECT_SIDES)
+
+
+def test_a_created_evaluation_campaign_is_remembered_under_its_district_and_year(
+    scene: Scene,
+) -> None:
+    stream = domain.campaign_stream("吉州区", 2026)
+    scene.book.append_new(
+        stream, domain.evaluation_campaign_created("吉州区", 2026, "0123456789abcdef")
+    )
+
+    assert scene.book.campaigns == {stream: "0123456789abcdef"}

@@ -3,6 +3,8 @@ is caught here, before it can reach another district's data."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from services.gateway.api import DISTRICT_FIELD, DISTRICT_LISTS, DISTRICT_LOOKUPS
 from services.gateway.routes import PLATFORM, ROUTES, Route
 
@@ -10,23 +12,30 @@ DEPLOYMENT_WIDE = frozenset({"audit.verify", "audit.keys"})
 """Each log's chain and keys are every district's: positions, hashes, signatures."""
 
 
-def how_it_keeps_to_the_district(route: Route) -> str | None:
+def names_a_thing(route: Route) -> bool:
     fields = set(route.schema().fields)
-    if route.roles == PLATFORM:
-        return "the platform's own: creates districts, reads across them"
-    if route.service == "gateway":
-        return "the account store finds accounts and sessions of the caller's district only"
-    if route.is_public:
-        return "public: anyone may read or do it, whoever they are"
-    if fields & set(DISTRICT_LOOKUPS) or any(f"<{f}>" in route.path for f in DISTRICT_LOOKUPS):
-        return "names a campaign, meeting, unit or letter: another district's is 404"
-    if DISTRICT_FIELD in fields:
-        return "a district field, filled with the caller's: another named is 403"
-    if route.rpc in DISTRICT_LISTS:
-        return "a list of every district's, of which the gateway keeps the caller's"
-    if route.rpc == "public_feed" or route.name in DEPLOYMENT_WIDE:
-        return "deployment-wide on purpose: public events, or every log's chain"
-    return None
+    return bool(fields & set(DISTRICT_LOOKUPS)) or any(
+        f"<{field}>" in route.path for field in DISTRICT_LOOKUPS
+    )
+
+
+WAYS: tuple[tuple[str, Callable[[Route], bool]], ...] = (
+    ("the platform's own: creates districts, reads across them", lambda r: r.roles == PLATFORM),
+    ("the account store finds the caller's district's accounts and sessions only",
+     lambda r: r.service == "gateway"),
+    ("public: anyone may read or do it, whoever they are", lambda r: r.is_public),
+    ("names a campaign, meeting, unit or letter: another district's is 404", names_a_thing),
+    ("a district field, filled with the caller's: another named is 403",
+     lambda r: DISTRICT_FIELD in r.schema().fields),
+    ("a list of every district's, of which the gateway keeps the caller's",
+     lambda r: r.rpc in DISTRICT_LISTS),
+    ("deployment-wide on purpose: public events, or every log's chain",
+     lambda r: r.rpc == "public_feed" or r.name in DEPLOYMENT_WIDE),
+)  # fmt: skip
+
+
+def how_it_keeps_to_the_district(route: Route) -> str | None:
+    return next((way for way, applies in WAYS if applies(route)), None)
 
 
 def test_every_route_keeps_to_the_callers_district_in_a_way_the_district_tests_exercise() -> None:

@@ -7,6 +7,8 @@ from typing import Any
 from pymongo.database import Database
 
 from qunping.core.errors import NotFound
+from qunping.core.eventlog import EventLog
+from services.tally.events import upcasters
 
 
 def without_id(document: dict[str, Any]) -> dict[str, Any]:
@@ -20,11 +22,21 @@ def board(database: Database[dict[str, Any]], meeting_id: str) -> dict[str, Any]
     return {"meeting_id": meeting_id, **without_id(found)}
 
 
-def results(database: Database[dict[str, Any]], meeting_id: str) -> dict[str, Any]:
+def results(database: Database[dict[str, Any]], log: EventLog, meeting_id: str) -> dict[str, Any]:
+    """A meeting's results. The projection appends `ResultsPublished` before it commits the
+    read model, so whoever hears of the results at once may ask before the commit: they are
+    answered from the log, as published."""
     found = database["results"].find_one({"_id": meeting_id})
-    if found is None:
+    if found is not None:
+        return without_id(found)
+    published = [
+        event
+        for event in log.read_stream(f"results-{meeting_id}")
+        if event.type == "ResultsPublished"
+    ]
+    if not published:
         raise NotFound(f"results of meeting {meeting_id}")
-    return without_id(found)
+    return {**upcasters.upcast(published[-1]).data, "void": False}
 
 
 def grades(database: Database[dict[str, Any]], campaign_id: str) -> dict[str, Any]:

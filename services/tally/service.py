@@ -41,7 +41,7 @@ class TallyService(HealthEndpoints, SignsCheckpoints):
     def results(self, payload: dict[str, Any]) -> dict[str, Any]:
         """A meeting's results: they exist from its close on."""
         meeting_id = load(schemas.MeetingRef(), payload)["meeting_id"]
-        return queries.results(self.tally.database, meeting_id)
+        return queries.results(self.tally.database, self.tally.log, meeting_id)
 
     @rpc
     def grades(self, payload: dict[str, Any]) -> dict[str, Any]:

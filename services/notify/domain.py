@@ -35,6 +35,13 @@ SENT = "sent"
 letter); an e-mail is pending until sent or dead."""
 
 
+def dead_letter_status(asked: str | None) -> str:
+    """The status a query for dead letters lists: dead, and it may ask for no other."""
+    if asked not in (None, DEAD):
+        raise Refused("dead letters are the deliveries with status dead")
+    return DEAD
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -63,13 +70,6 @@ def district_contacts_stream(district: str) -> str:
 
 def alert_stream(log: str) -> str:
     return f"alert-{log}"
-
-
-def dead_letter_status(asked: str | None) -> str:
-    """The status a query for dead letters lists: dead, and it may ask for no other."""
-    if asked not in (None, DEAD):
-        raise Refused("dead letters are the deliveries with status dead")
-    return DEAD
 
 
 # -- decisions that need nothing the log holds ------------------------------------

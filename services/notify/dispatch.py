@@ -36,10 +36,11 @@ from qunping.core.envelope import from_cloudevent, utc_now
 from qunping.core.errors import InvalidInput
 from qunping.core.metrics import ServiceMetrics
 from services.notify.districts import UNKNOWN, concerns, places_named_by
+from services.notify.domain import DEAD, DELIVERED, PENDING, SENT
 from services.notify.egress import Refused as DestinationRefused
 from services.notify.egress import Resolver, pinned_session, system_resolver
 from services.notify.email import EMAIL_RULES, TEMPLATES, compose, send
-from services.notify.outbox import DEAD, DELIVERED, PENDING, SENT, Outbox
+from services.notify.outbox import Outbox
 from services.notify.places import Places
 from services.notify.settings import NotifySettings
 from services.notify.signing import DELIVERY_HEADER, signed_headers

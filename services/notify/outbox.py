@@ -22,9 +22,7 @@ from pymongo.errors import DuplicateKeyError
 from qunping.core.envelope import format_time, utc_now
 from qunping.core.errors import NotFound, Refused
 from qunping.core.metrics import Reading
-
-PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
-SENT = "sent"
+from services.notify.domain import DEAD, DELIVERED, PENDING
 
 
 def _public(document: dict[str, Any]) -> dict[str, Any]:

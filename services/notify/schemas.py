@@ -11,6 +11,7 @@ from marshmallow import fields, validate
 
 from qunping.core.roles import actor_field
 from qunping.core.schemas import StrictSchema
+from services.notify.domain import DEAD, DELIVERED, PENDING, SENT
 from services.notify.events import (
     COMMUNITY,
     DISTRICT,
@@ -18,7 +19,6 @@ from services.notify.events import (
     STAFF_ANNOUNCEMENT_KINDS,
     TOPIC_PATTERN,
 )
-from services.notify.outbox import DEAD, DELIVERED, PENDING
 
 
 def acting_district() -> fields.String:
@@ -112,5 +112,5 @@ class BoardQuery(StrictSchema):
 
 class EmailQuery(StrictSchema):
     district = seen_district()
-    status = fields.String(validate=validate.OneOf([PENDING, "sent", DEAD]))
+    status = fields.String(validate=validate.OneOf([PENDING, SENT, DEAD]))
     limit = fields.Integer(load_default=100, strict=True, validate=validate.Range(1, 1000))

@@ -1,6 +1,8 @@
 """notify: webhook subscriptions, e-mail notices and the announcement board (公示).
 
-Entrypoints only validate, decide, append and return; delivery runs in `NotifierDependency`.
+Entrypoints only validate, load, decide, append and return: the rules are in `domain`, the
+state they decide on is read through `view`, and delivery runs in `NotifierDependency`. Each
+decision names the one stream it appends to and the version that stream must still be at.
 Every command acts for one district and reaches only that district's subscriptions,
 deliveries, contacts and announcements: another district's are answered as if there were
 none.
@@ -8,43 +10,24 @@ none.
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from nameko import rpc as nameko_rpc
 
 from qunping.core.dependencies import EventLogDependency, SignsCheckpoints
-from qunping.core.envelope import NewEvent
-from qunping.core.errors import NotFound, Refused
-from qunping.core.eventlog import ANY_VERSION, NO_STREAM, EventLog
+from qunping.core.eventlog import EventLog
 from qunping.core.feed import public_feed
 from qunping.core.health import HealthEndpoints
 from qunping.core.schemas import load
-from qunping.core.tamper import TamperDetected, TamperDetectedSchema
-from services.notify import schemas
+from qunping.core.tamper import TamperDetectedSchema
+from services.notify import domain, schemas
 from services.notify.dependencies import Notifier, NotifierDependency
 from services.notify.events import payloads
-from services.notify.outbox import DEAD
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 rpc = cast(Callable[[Method], Method], nameko_rpc.rpc)
 """nameko's `rpc`, typed: it returns the method it decorates."""
-
-
-def _hashed(*names: str) -> str:
-    """Districts and communities are named in Chinese; stream names are ASCII."""
-    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:32]
-
-
-def contacts_stream(district: str, community: str) -> str:
-    """One stream per community of a district: two districts' 光明社区 are two."""
-    return f"contacts-{_hashed(district, community)}"
-
-
-def district_contacts_stream(district: str) -> str:
-    return f"district-contacts-{_hashed(district)}"
 
 
 class NotifyService(HealthEndpoints, SignsCheckpoints):
@@ -59,33 +42,15 @@ class NotifyService(HealthEndpoints, SignsCheckpoints):
         """Deliver public events matching `event_types` to `url`, signed with `secret`."""
         command = load(schemas.SubscribeWebhook(), payload)
         self.notifier.dispatcher.admit(command["url"])
-        subscription_id = uuid.uuid4().hex
+        subscription_id = domain.new_id()
         self.notifier.outbox.store_secret(subscription_id, command.pop("secret"))
-        self.log.append(
-            f"subscription-{subscription_id}",
-            [
-                NewEvent(
-                    "WebhookSubscribed",
-                    {"subscription_id": subscription_id, **command},
-                    schema_version=2,
-                )
-            ],
-            NO_STREAM,
-        )
+        self.log.append_batch([domain.subscribe(subscription_id, command)])
         return {"subscription_id": subscription_id}
 
     @rpc
     def unsubscribe_webhook(self, payload: Any) -> None:
         command = load(schemas.SubscriptionRef(), payload)
-        subscription_id = command["subscription_id"]
-        subscription = self.notifier.view.current().subscriptions.get(subscription_id)
-        if subscription is None or subscription.district != command["district"]:
-            raise NotFound(f"subscription {subscription_id}")
-        self.log.append(
-            f"subscription-{subscription_id}",
-            [NewEvent("WebhookUnsubscribed", {"subscription_id": subscription_id})],
-            1,
-        )
+        self.log.append_batch([self.notifier.view.current().unsubscribe(command)])
 
     @rpc
     def webhook_subscriptions(self, payload: Any) -> list[dict[str, Any]]:
@@ -115,10 +80,11 @@ class NotifyService(HealthEndpoints, SignsCheckpoints):
     @rpc
     def dead_letters(self, payload: Any) -> list[dict[str, Any]]:
         query = load(schemas.DeliveryQuery(), payload)
-        if query.get("status") not in (None, "dead"):
-            raise Refused("dead letters are the deliveries with status dead")
         return self.notifier.outbox.list_deliveries(
-            query.get("district"), query.get("subscription_id"), DEAD, query["limit"]
+            query.get("district"),
+            query.get("subscription_id"),
+            domain.dead_letter_status(query.get("status")),
+            query["limit"],
         )
 
     @rpc
@@ -134,21 +100,13 @@ class NotifyService(HealthEndpoints, SignsCheckpoints):
     def set_community_contacts(self, payload: Any) -> None:
         """Who receives a community's e-mails (results published, meeting notices)."""
         command = load(schemas.SetCommunityContacts(), payload)
-        self.log.append(
-            contacts_stream(command["district"], command["community"]),
-            [NewEvent("CommunityContactsSet", command, schema_version=2)],
-            ANY_VERSION,
-        )
+        self.log.append_batch([domain.set_community_contacts(command)])
 
     @rpc
     def set_district_contacts(self, payload: Any) -> None:
         """Who receives the district's alerts (and the deployment-wide ones)."""
         command = load(schemas.SetDistrictContacts(), payload)
-        self.log.append(
-            district_contacts_stream(command["district"]),
-            [NewEvent("DistrictContactsSet", command)],
-            ANY_VERSION,
-        )
+        self.log.append_batch([domain.set_district_contacts(command)])
 
     @rpc
     def emails(self, payload: Any) -> list[dict[str, Any]]:
@@ -166,35 +124,23 @@ class NotifyService(HealthEndpoints, SignsCheckpoints):
         platform's operators. The same
         finding reported again (every hour, say) is recorded once."""
         finding = load(TamperDetectedSchema(), payload)
-        detected_by = finding.pop("detected_by")
-        self.log.append(f"alert-{finding['log']}", [TamperDetected(**finding).alert(detected_by)])
+        self.log.append_batch([domain.tamper_alert(finding)])
 
     # -- the announcement board ------------------------------------------------------
 
     @rpc
     def publish_announcement(self, payload: Any) -> dict[str, Any]:
         command = load(schemas.PublishAnnouncement(), payload)
-        command.setdefault("announcement_id", uuid.uuid4().hex)
-        [event] = self.log.append(
-            f"announcement-{command['announcement_id']}",
-            [NewEvent("AnnouncementPublished", command, schema_version=3)],
-            NO_STREAM,
-        )
-        return {"announcement_id": command["announcement_id"], "position": event.position}
+        [published] = self.log.append_batch([domain.publish_announcement(command)])
+        return {
+            "announcement_id": published.data["announcement_id"],
+            "position": published.position,
+        }
 
     @rpc
     def withdraw_announcement(self, payload: Any) -> None:
         command = load(schemas.WithdrawAnnouncement(), payload)
-        notice = self.notifier.view.current().announcements.get(command["announcement_id"])
-        if notice is None or notice["district"] != command["district"]:
-            raise NotFound(f"announcement {command['announcement_id']}")
-        if notice["withdrawn"] is not None:
-            raise Refused(f"announcement {command['announcement_id']} is already withdrawn")
-        self.log.append(
-            f"announcement-{command['announcement_id']}",
-            [NewEvent("AnnouncementWithdrawn", command, schema_version=3)],
-            1,
-        )
+        self.log.append_batch([self.notifier.view.current().withdraw_announcement(command)])
 
     @rpc
     def announcements(self, payload: Any) -> list[dict[str, Any]]:

@@ -1,11 +1,16 @@
-"""notify's own log, folded: kept current by reading what follows the last event seen."""
+"""notify's read side: its own log folded (`NotifyState`), kept current by reading only
+what follows the last event seen.
+
+Queries answer from it (the board, a district's subscriptions), commands are decided on it,
+and the dispatch finds each event's subscribers and recipients in it.
+"""
 
 from __future__ import annotations
 
 import threading
 
 from qunping.core.eventlog import EventLog
-from services.notify.board import NotifyState
+from services.notify.domain import NotifyState
 
 
 class NotifyView:

@@ -2,8 +2,8 @@ from datetime import UTC, datetime
 
 from qunping.core.envelope import NewEvent
 from qunping.core.memory_eventlog import InMemoryEventLog
-from services.notify.board import NotifyState
 from services.notify.districts import EVERY_DISTRICT, UNKNOWN, Concern
+from services.notify.domain import NotifyState
 from services.notify.events import payloads
 
 JIZHOU, QINGYUAN = "吉州区", "青原区"

@@ -1,6 +1,8 @@
 """The JSON API: match a route, authenticate, validate, check scope and limits, call, answer.
 
-Everything here reads the route table (`routes.py`); no endpoint has code of its own. Every
+Everything here reads the route table (`routes.py`); no endpoint has code of its own. Once
+the caller is admitted to a route, `Api.call_route` does the rest for the API and for the
+pages alike (`Page.fetch`), so a page is judged by the same route as the API. Every
 refusal has its status in one place (`status_of`): bad input 400 with each field's message,
 no or expired login 401, wrong role or community 403, no such thing 404, a rule forbids it
 now (wrong phase, used token) 409, a body over the limit 413, too many requests 429; a

@@ -1,6 +1,8 @@
 """The JSON API: match a route, authenticate, validate, check scope and limits, call, answer.
 
-Everything here reads the route table (`routes.py`); no endpoint has code of its own. Every
+Everything here reads the route table (`routes.py`); no endpoint has code of its own. Once
+the caller is admitted to a route, `Api.call_route` does the rest for the API and for the
+pages alike (`Page.fetch`), so a page is judged by the same route as the API. Every
 refusal has its status in one place (`status_of`): bad input 400 with each field's message,
 no or expired login 401, wrong role or community 403, no such thing 404, a rule forbids it
 now (wrong phase, used token) 409, a body over the limit 413, too many requests 429; a
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,8 +65,6 @@ DISTRICT_LOOKUPS = {
 leads to, by its campaign) its district."""
 DISTRICT_LISTS = {"list_campaigns": "campaigns"}
 """RPCs answering a list of every district's: the gateway keeps the caller's district's."""
-DISTRICT_FILTERS = frozenset({"list_units", "list_pledges", "overdue_items", "replay", "read_log"})
-"""RPCs that take a district to filter by: the gateway gives the caller's."""
 
 
 def district_only(rpc: str, answer: Any, tenant: str) -> Any:
@@ -100,11 +100,35 @@ class TooMany(QunpingError):
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """What a local (gateway) route gets besides its payload."""
+    """Who asks, admitted to a route (`Api.admit`); a local (gateway) route gets it besides
+    its payload."""
 
     principal: Principal | None
     token: str | None
     client: str
+
+
+@dataclass(frozen=True, slots=True)
+class Authorised:
+    """A request the caller may make: what goes to the service, and its loaded form."""
+
+    payload: dict[str, Any]
+    """The payload as given, with the actor of a staff act and the caller's district where
+    the route takes one."""
+    loaded: dict[str, Any]
+    tenant: str | None
+    """The caller's district where the route concerns one (not on public routes)."""
+
+
+def routes_by_name(routes: Iterable[Route]) -> dict[str, Route]:
+    """Each route by its `service.rpc`: a page names the route it reads through so, and a
+    second route calling the same RPC would make that name ambiguous."""
+    named: dict[str, Route] = {}
+    for route in routes:
+        if route.name in named:
+            raise ValueError(f"two routes call {route.name}; a page could not name one")
+        named[route.name] = route
+    return named
 
 
 def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
@@ -167,6 +191,7 @@ class Api:
             "login": RateLimiter(settings.login_limit_per_minute),
             "cast": RateLimiter(settings.cast_limit_per_minute),
         }
+        self.routes = routes_by_name(ROUTES)
         self.url_map = Map(
             [Rule(route.path, methods=[route.method], endpoint=route) for route in ROUTES],
             strict_slashes=False,
@@ -197,18 +222,62 @@ class Api:
     ) -> Any:
         body = read_body(request, self.settings.max_body_bytes)
         caller = self.authenticate(route, request)
-        schema = route.schema()
         if request.method in SAFE_METHODS:
-            payload = query_payload(schema, request.args)
+            payload = query_payload(route.schema(), request.args)
         else:
             payload = json_payload(body)
         payload.update(path_args)
-        if route.acts and caller.principal is not None:
-            payload[ACTOR] = caller.principal.actor
-        tenant = None if route.is_public or caller.principal is None else caller.principal.district
-        if tenant is not None:
-            # What the path names is another district's or not before the body is judged.
-            self.check_district(tenant, path_args, call)
+        return self.call_route(route, caller, payload, call, path_args)
+
+    def call_route(
+        self,
+        route: Route,
+        caller: Caller,
+        payload: dict[str, Any],
+        call: RpcCall,
+        named_in_path: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Everything the API does for `route` once it has admitted the caller: the rules
+        of `authorise`, the rate limit, the call, and lists kept to the caller's district.
+        The API and the pages both call through here."""
+        authorised = self.authorise(route, caller, payload, call, named_in_path)
+        if route.limit is not None:
+            limiter = self.limiters[route.limit]
+            if not limiter.allow(caller.client):
+                raise TooMany(limiter.retry_after())
+        if route.service == "gateway":
+            return self.local[route.rpc](authorised.loaded, caller)
+        try:
+            result = call(
+                route.service, route.rpc, authorised.payload if route.takes_payload else None
+            )
+        except UnknownService:
+            raise ServiceDown(route.service) from None
+        if authorised.tenant is not None:
+            result = district_only(route.rpc, result, authorised.tenant)
+        return {} if result is None else result
+
+    def authorise(
+        self,
+        route: Route,
+        caller: Caller,
+        payload: dict[str, Any],
+        call: RpcCall,
+        named_in_path: Mapping[str, Any] | None = None,
+    ) -> Authorised:
+        """Whether the admitted caller may make this request of `route`: whatever it names
+        by id is of the caller's district (else 404; what the path names is judged before
+        the body), a district it names is the caller's (else 403), the payload is valid
+        (else 400 with each field's message), an organiser acts for their own community
+        (else 403)."""
+        principal = caller.principal
+        payload = dict(payload)
+        if route.acts and principal is not None:
+            payload[ACTOR] = principal.actor
+        tenant = None if route.is_public or principal is None else principal.district
+        if tenant is not None and named_in_path:
+            self.check_district(tenant, named_in_path, call)
+        schema = route.schema()
         if tenant is not None and DISTRICT_FIELD in schema.fields:
             named = payload.setdefault(DISTRICT_FIELD, tenant)
             if named != tenant:
@@ -216,37 +285,8 @@ class Api:
         loaded = load(schema, payload)
         if tenant is not None:
             self.check_district(tenant, loaded, call)
-        self.check_scope(route, loaded, caller.principal, call)
-        if route.limit is not None:
-            limiter = self.limiters[route.limit]
-            if not limiter.allow(caller.client):
-                raise TooMany(limiter.retry_after())
-        if route.service == "gateway":
-            return self.local[route.rpc](loaded, caller)
-        try:
-            result = call(route.service, route.rpc, payload if route.takes_payload else None)
-        except UnknownService:
-            raise ServiceDown(route.service) from None
-        if tenant is not None:
-            result = district_only(route.rpc, result, tenant)
-        return {} if result is None else result
-
-    def tenant_call(self, tenant: str, call: RpcCall) -> RpcCall:
-        """`call`, for a page an account of `tenant` sees: the same district rules as the
-        API's (ids of another district are 404, a district named must be the caller's,
-        lists keep the caller's district's)."""
-
-        def scoped(service: str, method: str, payload: Any) -> Any:
-            if isinstance(payload, dict):
-                self.check_district(tenant, payload, call)
-                if method in DISTRICT_FILTERS:
-                    payload = {DISTRICT_FIELD: tenant, **payload}
-                named = payload.get(DISTRICT_FIELD, tenant)
-                if named != tenant:
-                    raise Forbidden(f"an account of {tenant} may not act for {named}")
-            return district_only(method, call(service, method, payload), tenant)
-
-        return scoped
+        self.check_scope(route, loaded, principal, call)
+        return Authorised(payload, loaded, tenant)
 
     def authenticate(self, route: Route, request: Request) -> Caller:
         client = request.remote_addr or "unknown"
@@ -256,16 +296,24 @@ class Api:
         if from_cookie:
             token = request.cookies[SESSION_COOKIE]
         principal = self.accounts.principal(token) if token else None
-        if route.is_public:
-            return Caller(principal, token, client)
-        if principal is None:
-            raise Unauthenticated("log in first: the token is missing, unknown or expired")
         if (
-            from_cookie
+            principal is not None
+            and not route.is_public
+            and from_cookie
             and request.method not in SAFE_METHODS
             and request.headers.get(CSRF_HEADER) != principal.csrf
         ):
             raise Forbidden(f"a request with the session cookie needs the {CSRF_HEADER} header")
+        return self.admit(route, principal, token, client)
+
+    def admit(
+        self, route: Route, principal: Principal | None, token: str | None, client: str
+    ) -> Caller:
+        """The caller, if their role may call `route` at all (anyone, on a public route)."""
+        if route.is_public:
+            return Caller(principal, token, client)
+        if principal is None:
+            raise Unauthenticated("log in first: the token is missing, unknown or expired")
         if principal.role not in route.roles:
             raise Forbidden(f"role {principal.role} may not {route.summary.lower()}")
         return Caller(principal, token, client)

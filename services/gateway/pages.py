@@ -1,15 +1,18 @@
 """The web pages: server-rendered (jinja2, autoescaped), Chinese first, English on request.
 
-Pages read through the same RPCs as the API; what they change goes through the API from
-the page's own script (`static/qp.js`), with the session cookie and the CSRF header. The
-two exceptions are forms whose answer is a page: logging in (sets the cookie) and printing
-token slips (the tokens exist in clear only in that one answer, never stored here).
+Pages read through the API's routes (`Page.fetch`): the same table, roles, district and
+community rules, so a page shows nothing its viewer could not ask the API for, and is
+refused as the API would refuse them. What pages change goes through the API from the
+page's own script (`static/qp.js`), with the session cookie and the CSRF header. The
+exceptions are forms whose answer is a page: logging in (sets the cookie), a new campaign
+(the policy editor shows the refusals beside its fields) and printing token slips (the
+tokens exist in clear only in that one answer, never stored here); they too call through
+their routes.
 """
 
 from __future__ import annotations
 
 import base64
-import csv
 import io
 import zipfile
 from collections.abc import Callable
@@ -19,23 +22,23 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from nameko.exceptions import UnknownService
-from openpyxl import Workbook
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.exceptions import NotFound as NoSuchPath
 from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
-from qunping.core.cells import append_xlsx_row, csv_row
 from qunping.core.errors import InvalidInput, NotFound, QunpingError
 from qunping.core.metrics import ROUTE_KEY
 from services.ballot.domain import CATEGORIES
 from services.ballot.policy import DEFAULT_POLICY
-from services.gateway.api import SESSION_COOKIE, Api, RpcCall
-from services.gateway.auth import AUDITOR, DISTRICT_ADMIN, ORGANISER, SCRUTINEER, Principal
+from services.gateway.api import SESSION_COOKIE, Api, Caller, RpcCall
+from services.gateway.auth import ORGANISER, Principal
 from services.gateway.catalogue import CATALOGUE, LANGUAGES, ZH, explain
+from services.gateway.exports import CONTENT_TYPES, GRADE_WRITERS
 from services.gateway.policy_form import editor_rows, field_errors, number, policy_from_form
 from services.gateway.qr import qr_svg
+from services.gateway.routes import ADMIN, ORGANISERS, READERS, SCRUTINY, STAFF, Route
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -58,12 +61,32 @@ class Page:
     def __init__(self, pages: Pages, request: Request, call: RpcCall) -> None:
         self.pages = pages
         self.request = request
-        self.call = call
+        self._call = call
         wanted = request.args.get("lang") or request.cookies.get(LANG_COOKIE) or ZH
         self.lang = wanted if wanted in LANGUAGES else ZH
-        token = request.cookies.get(SESSION_COOKIE)
-        self.principal: Principal | None = pages.api.accounts.principal(token) if token else None
+        self.token = request.cookies.get(SESSION_COOKIE)
+        self.principal: Principal | None = (
+            pages.api.accounts.principal(self.token) if self.token else None
+        )
         self.arguments: dict[str, str] = {}
+
+    def fetch(self, service: str, rpc: str, payload: dict[str, Any]) -> Any:
+        """What the API's route calling `service.rpc` answers this page's viewer for
+        `payload`, refused (400, 401, 403, 404) exactly as the API would refuse them."""
+        api = self.pages.api
+        route = api.routes[f"{service}.{rpc}"]
+        return api.call_route(route, self.admitted(route), payload, self._call)
+
+    def check(self, service: str, rpc: str, payload: dict[str, Any]) -> None:
+        """Refuses as `fetch` would, without the call: a page where the route's act is done
+        is for whoever the API would let do it."""
+        api = self.pages.api
+        route = api.routes[f"{service}.{rpc}"]
+        api.authorise(route, self.admitted(route), payload, self._call)
+
+    def admitted(self, route: Route) -> Caller:
+        client = self.request.remote_addr or "unknown"
+        return self.pages.api.admit(route, self.principal, self.token, client)
 
     @property
     def over_tls(self) -> bool:
@@ -90,8 +113,9 @@ class Page:
             )
         return response
 
-    def staff(self, *roles: str) -> Principal | None:
-        """The logged-in principal if their role may see this page."""
+    def staff(self, roles: frozenset[str]) -> Principal | None:
+        """The logged-in principal if this page is for their role (the roles of a route it
+        reads or acts through); whatever it fetches, the route's own rules still judge."""
         if self.principal is None or self.principal.role not in roles:
             return None
         return self.principal
@@ -149,9 +173,6 @@ class Pages:
         except (NoSuchPath, MethodNotAllowed):
             return page.render("error.html", 404, message="404")
         page.arguments = {name: str(value) for name, value in arguments.items()}
-        tenant = page.principal.district if page.principal else None
-        if tenant is not None and handler not in PUBLIC_PAGES:
-            page.call = self.api.tenant_call(tenant, call)
         try:
             response: Response = handler(page)
         except NotFound as error:
@@ -159,7 +180,8 @@ class Pages:
         except QunpingError as error:
             return page.render("error.html", error.status, message=str(error))
         except UnknownService as error:
-            # e.g. the audit service, which a deployment may leave out.
+            # e.g. the audit service, which a deployment may leave out (asked for the
+            # district or community of what a page names).
             return page.render("error.html", 503, message=f"{error} is not running")
         return response
 
@@ -210,7 +232,7 @@ def vote(page: Page) -> Response:
     """The voter's page: no account, no cookie; the token comes in the URL's fragment,
     which browsers never send, so it reaches no server log."""
     meeting_id = arg(page, "meeting_id")
-    meeting = page.call("ballot", "meeting_detail", {"meeting_id": meeting_id})
+    meeting = page.fetch("ballot", "meeting_detail", {"meeting_id": meeting_id})
     return page.render("vote.html", meeting=meeting, items=ballot_items(meeting))
 
 
@@ -234,13 +256,13 @@ def ballot_items(meeting: dict[str, Any]) -> list[dict[str, Any]]:
 
 def receipt(page: Page) -> Response:
     meeting_id = arg(page, "meeting_id")
-    meeting = page.call("ballot", "meeting_status", {"meeting_id": meeting_id})
+    meeting = page.fetch("ballot", "meeting_status", {"meeting_id": meeting_id})
     return page.render("receipt.html", meeting=meeting)
 
 
 def results_if_any(page: Page, meeting_id: str) -> dict[str, Any] | None:
     try:
-        results: dict[str, Any] = page.call("tally", "results", {"meeting_id": meeting_id})
+        results: dict[str, Any] = page.fetch("tally", "results", {"meeting_id": meeting_id})
     except NotFound:
         return None
     return results
@@ -248,14 +270,14 @@ def results_if_any(page: Page, meeting_id: str) -> dict[str, Any] | None:
 
 def board(page: Page) -> Response:
     meeting_id = arg(page, "meeting_id")
-    meeting = page.call("ballot", "meeting_detail", {"meeting_id": meeting_id})
+    meeting = page.fetch("ballot", "meeting_detail", {"meeting_id": meeting_id})
     results = results_if_any(page, meeting_id) if meeting["phase"] == "closed" else None
     return page.render("board.html", meeting=meeting, results=results)
 
 
 def notice(page: Page) -> Response:
     meeting_id = arg(page, "meeting_id")
-    meeting = page.call("ballot", "meeting_detail", {"meeting_id": meeting_id})
+    meeting = page.fetch("ballot", "meeting_detail", {"meeting_id": meeting_id})
     results = results_if_any(page, meeting_id)
     if results is None:
         raise NotFound(f"results of meeting {meeting_id}")
@@ -264,10 +286,10 @@ def notice(page: Page) -> Response:
 
 def desk(page: Page) -> Response:
     """The campaigns, each leading to its own page; district admins start new ones here."""
-    principal = page.staff(DISTRICT_ADMIN, ORGANISER, SCRUTINEER)
+    principal = page.staff(SCRUTINY)
     if principal is None:
         return page.to_login()
-    campaigns = page.call("ballot", "list_campaigns", {})["campaigns"]
+    campaigns = page.fetch("ballot", "list_campaigns", {})["campaigns"]
     meetings = {
         campaign["campaign_id"]: meetings_of(page, principal, campaign["campaign_id"])
         for campaign in campaigns
@@ -277,7 +299,7 @@ def desk(page: Page) -> Response:
 
 def meetings_of(page: Page, principal: Principal, campaign_id: str) -> list[dict[str, Any]]:
     """A campaign's meetings that this account may run (an organiser: their community's)."""
-    meetings: list[dict[str, Any]] = page.call(
+    meetings: list[dict[str, Any]] = page.fetch(
         "ballot", "list_meetings", {"campaign_id": campaign_id}
     )["meetings"]
     return [meeting for meeting in meetings if principal.may_act_for(meeting["community"])]
@@ -286,13 +308,13 @@ def meetings_of(page: Page, principal: Principal, campaign_id: str) -> list[dict
 def campaign_page(page: Page) -> Response:
     """One campaign: its meetings with phase and turnout, scheduling one with subjects
     picked by the policy's labels, superior assessments, grades, and the policy in words."""
-    principal = page.staff(DISTRICT_ADMIN, ORGANISER, SCRUTINEER)
+    principal = page.staff(SCRUTINY)
     if principal is None:
         return page.to_login()
     campaign_id = arg(page, "campaign_id")
-    campaign = page.call("ballot", "get_campaign", {"campaign_id": campaign_id})
+    campaign = page.fetch("ballot", "get_campaign", {"campaign_id": campaign_id})
     meetings = meetings_of(page, principal, campaign_id)
-    grades = page.call("tally", "grades", {"campaign_id": campaign_id})["grades"]
+    grades = page.fetch("tally", "grades", {"campaign_id": campaign_id})["grades"]
     return page.render(
         "campaign.html",
         campaign=campaign,
@@ -305,7 +327,7 @@ def campaign_page(page: Page) -> Response:
 def new_campaign(page: Page) -> Response:
     """The policy editor: a new campaign with its scoring policy. The ballot service judges
     the policy, as it does over the API; its messages are shown beside their fields."""
-    principal = page.staff(DISTRICT_ADMIN)
+    principal = page.staff(ADMIN)
     if principal is None:
         return page.to_login()
     form = page.request.form
@@ -321,7 +343,7 @@ def new_campaign(page: Page) -> Response:
         "policy": policy,
     }
     try:
-        created = page.call("ballot", "create_campaign", command)
+        created = page.fetch("ballot", "create_campaign", command)
     except InvalidInput as refused:
         messages = dict(refused.messages)
         errors = field_errors(messages.pop("policy", {}), policy)
@@ -348,33 +370,28 @@ def editor(
 
 
 def meeting_desk(page: Page) -> Response:
-    principal = page.staff(DISTRICT_ADMIN, ORGANISER, SCRUTINEER)
-    if principal is None:
+    """A meeting's staff acts: for whoever the API lets ask to open its voting (its
+    district's admin and scrutineers, an organiser of its community)."""
+    if page.staff(SCRUTINY) is None:
         return page.to_login()
-    meeting = page.call("ballot", "meeting_detail", {"meeting_id": arg(page, "meeting_id")})
-    if not principal.may_act_for(meeting["community"]):
-        return page.render("error.html", 403, message="403")
+    meeting_id = arg(page, "meeting_id")
+    page.check("ballot", "open_voting", {"meeting_id": meeting_id})
+    meeting = page.fetch("ballot", "meeting_detail", {"meeting_id": meeting_id})
     return page.render("meeting_desk.html", meeting=meeting, categories=CATEGORIES)
 
 
 def slips(page: Page) -> Response:
     """Issue tokens and print them: the only time they exist in clear (never stored here)."""
-    principal = page.staff(DISTRICT_ADMIN, ORGANISER)
+    principal = page.staff(ORGANISERS)
     if principal is None:
         return page.to_login()
     meeting_id = arg(page, "meeting_id")
     if page.request.form.get("csrf") != principal.csrf:
         return page.render("error.html", 403, message="403")
-    meeting = page.call("ballot", "meeting_status", {"meeting_id": meeting_id})
-    if not principal.may_act_for(meeting["community"]):
-        return page.render("error.html", 403, message="403")
     count = page.request.form.get("count", "")
-    payload = {
-        "meeting_id": meeting_id,
-        "count": int(count) if count.isdigit() else count,
-        "actor": principal.actor,
-    }
-    tokens = page.call("ballot", "issue_tokens", payload)["tokens"]
+    payload = {"meeting_id": meeting_id, "count": int(count) if count.isdigit() else count}
+    tokens = page.fetch("ballot", "issue_tokens", payload)["tokens"]
+    meeting = page.fetch("ballot", "meeting_status", {"meeting_id": meeting_id})
     base = page.pages.api.settings.public_url or page.request.host_url.rstrip("/")
     cards = [
         {"token": token, "qr": qr_svg(f"{base}/vote/{meeting_id}#token={token}")}
@@ -386,17 +403,17 @@ def slips(page: Page) -> Response:
 
 
 def district(page: Page) -> Response:
-    if page.principal is None:
+    if page.staff(STAFF) is None:
         return page.to_login()
-    campaigns = page.call("ballot", "list_campaigns", {})["campaigns"]
+    campaigns = page.fetch("ballot", "list_campaigns", {})["campaigns"]
     campaign_id = page.request.args.get("campaign_id") or (
         campaigns[-1]["campaign_id"] if campaigns else None
     )
     summary = grades = None
     if campaign_id:
-        grades = page.call("tally", "grades", {"campaign_id": campaign_id})["grades"]
+        grades = page.fetch("tally", "grades", {"campaign_id": campaign_id})["grades"]
         try:
-            summary = page.call("tally", "summary", {"campaign_id": campaign_id})
+            summary = page.fetch("tally", "summary", {"campaign_id": campaign_id})
         except NotFound:
             summary = None
     return page.render(
@@ -408,52 +425,25 @@ def district(page: Page) -> Response:
     )
 
 
-GRADE_COLUMNS = (
-    "community",
-    "mass_score",
-    "superior_score",
-    "composite",
-    "grade",
-    "previous_grade",
-    "movement",
-)
-
-
 def grades_file(page: Page) -> Response:
-    if page.principal is None:
+    if page.staff(STAFF) is None:
         return page.to_login()
-    campaign_id = arg(page, "campaign_id")
-    grades = page.call("tally", "grades", {"campaign_id": campaign_id})["grades"]
-    rows = [[grade.get(column) for column in GRADE_COLUMNS] for grade in grades]
-    disposition = f'attachment; filename="grades-{campaign_id}.{arg(page, "format")}"'
-    if arg(page, "format") == "csv":
-        text = io.StringIO()
-        writer = csv.writer(text)
-        writer.writerow(GRADE_COLUMNS)
-        writer.writerows(csv_row(row) for row in rows)  # community names: never formulas
-        # A byte-order mark, so spreadsheet programs read the Chinese names as UTF-8.
-        body = "\ufeff" + text.getvalue()
-        return Response(body, content_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": disposition})  # fmt: skip
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.append(list(GRADE_COLUMNS))
-    for row in rows:
-        append_xlsx_row(sheet, row)
-    data = io.BytesIO()
-    workbook.save(data)
+    campaign_id, file_format = arg(page, "campaign_id"), arg(page, "format")
+    grades = page.fetch("tally", "grades", {"campaign_id": campaign_id})["grades"]
+    disposition = f'attachment; filename="grades-{campaign_id}.{file_format}"'
     return Response(
-        data.getvalue(), content_type=XLSX_TYPE, headers={"Content-Disposition": disposition}
+        GRADE_WRITERS[file_format](grades),
+        content_type=CONTENT_TYPES[file_format],
+        headers={"Content-Disposition": disposition},
     )
 
 
 def pledge_export_file(page: Page) -> Response:
     """年终考核: the pledge service's year-end file, as a download."""
-    if page.staff(DISTRICT_ADMIN, AUDITOR) is None:
+    if page.staff(READERS) is None:
         return page.to_login()
     year = page.request.args.get("year", "")
-    exported = page.call(
+    exported = page.fetch(
         "pledge",
         "export",
         {
@@ -465,11 +455,8 @@ def pledge_export_file(page: Page) -> Response:
     return download(
         base64.b64decode(exported["content_base64"]),
         exported["file_name"],
-        "text/csv; charset=utf-8" if arg(page, "format") == "csv" else XLSX_TYPE,
+        CONTENT_TYPES[arg(page, "format")],
     )
-
-
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def download(content: bytes, file_name: str, content_type: str) -> Response:
@@ -482,42 +469,39 @@ def download(content: bytes, file_name: str, content_type: str) -> Response:
 
 def pledges_desk(page: Page) -> Response:
     """双诺: register units, draft letters; the organiser sees their own community only."""
-    principal = page.staff(DISTRICT_ADMIN, ORGANISER)
+    principal = page.staff(ORGANISERS)
     if principal is None:
         return page.to_login()
     where = {"community": principal.community} if principal.role == ORGANISER else {}
-    units = page.call("pledge", "list_units", where)["units"]
-    pledges = page.call("pledge", "list_pledges", where)["pledges"]
-    overdue = page.call("pledge", "overdue_items", where)["items"]
+    units = page.fetch("pledge", "list_units", where)["units"]
+    pledges = page.fetch("pledge", "list_pledges", where)["pledges"]
+    overdue = page.fetch("pledge", "overdue_items", where)["items"]
     return page.render("pledges.html", units=units, pledges=pledges, overdue=overdue)
 
 
 def pledge_desk(page: Page) -> Response:
     """One letter: both sides sign, each reports on its items, the evaluation starts."""
-    principal = page.staff(DISTRICT_ADMIN, ORGANISER)
-    if principal is None:
+    if page.staff(ORGANISERS) is None:
         return page.to_login()
-    pledge = page.call("pledge", "pledge_detail", {"pledge_id": arg(page, "pledge_id")})
-    if not principal.may_act_for(pledge["community"]):
-        return page.render("error.html", 403, message="403")
+    pledge = page.fetch("pledge", "pledge_detail", {"pledge_id": arg(page, "pledge_id")})
     return page.render("pledge.html", pledge=pledge, latest=pledge["versions"][-1])
 
 
 def audit(page: Page) -> Response:
     """The auditor's page: verify and replay run on request (both only read the logs)."""
-    if page.staff(DISTRICT_ADMIN, AUDITOR) is None:
+    if page.staff(READERS) is None:
         return page.to_login()
     run = page.request.args.get("run")
-    verified = page.call("audit", "verify", {}) if run == "verify" else None
+    verified = page.fetch("audit", "verify", {}) if run == "verify" else None
     replayed = None
     if run == "replay":
         meeting_id = page.request.args.get("meeting_id")
-        replayed = page.call("audit", "replay", {"meeting_id": meeting_id} if meeting_id else {})
-    campaigns = page.call("ballot", "list_campaigns", {})["campaigns"]
+        replayed = page.fetch("audit", "replay", {"meeting_id": meeting_id} if meeting_id else {})
+    campaigns = page.fetch("ballot", "list_campaigns", {})["campaigns"]
     meetings = [
         {**meeting, "campaign": campaign}
         for campaign in campaigns
-        for meeting in page.call(
+        for meeting in page.fetch(
             "ballot", "list_meetings", {"campaign_id": campaign["campaign_id"]}
         )["meetings"]
     ]
@@ -532,10 +516,10 @@ def audit(page: Page) -> Response:
 
 def audit_bundle(page: Page) -> Response:
     """A meeting's or campaign's bundle and its standalone verifier, in one zip."""
-    if page.staff(DISTRICT_ADMIN, AUDITOR) is None:
+    if page.staff(READERS) is None:
         return page.to_login()
     scope = {key: value for key, value in page.request.args.items() if value}
-    exported = page.call("audit", "export_bundle", scope)
+    exported = page.fetch("audit", "export_bundle", scope)
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
         bundle.writestr("bundle.jsonl", exported["bundle"])
@@ -549,9 +533,9 @@ NOTICE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
 def audit_notice(page: Page) -> Response:
-    if page.staff(DISTRICT_ADMIN, AUDITOR) is None:
+    if page.staff(READERS) is None:
         return page.to_login()
-    html = page.call("audit", "notice", {"meeting_id": arg(page, "meeting_id")})["html"]
+    html = page.fetch("audit", "notice", {"meeting_id": arg(page, "meeting_id")})["html"]
     response = Response(html, content_type="text/html; charset=utf-8")
     response.headers.update({**SECURITY_HEADERS, "Content-Security-Policy": NOTICE_POLICY})
     return response
@@ -571,7 +555,3 @@ def static(page: Page) -> Response:
     response = Response(path.read_bytes(), content_type=STATIC_TYPES[path.suffix])
     response.headers["Cache-Control"] = "max-age=3600"
     return response
-
-
-PUBLIC_PAGES = frozenset({home, login, logout, vote, receipt, board, notice, api_docs, static})
-"""Pages anyone may see (a voter, the public board): no district of the caller applies."""

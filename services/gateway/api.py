@@ -3,7 +3,7 @@
 Everything here reads the route table (`routes.py`); no endpoint has code of its own. Once
 the caller is admitted to a route, `Api.call_route` does the rest for the API and for the
 pages alike (`Page.fetch`), so a page is judged by the same route as the API. Every
-refusal has its status in one place (`status_of`): bad input 400 with each field's message,
+refusal has its status in one place (`refusal`): bad input 400 with each field's message,
 no or expired login 401, wrong role or community 403, no such thing 404, a rule forbids it
 now (wrong phase, used token) 409, a body over the limit 413, too many requests 429; a
 service failing 502, not there 503, not answering in time 504.
@@ -75,7 +75,7 @@ def district_only(rpc: str, answer: Any, tenant: str) -> Any:
 
 
 RpcCall = Callable[[str, str, Any], Any]
-"""Calls `service.method(payload)` over RPC (payload None: the method takes none)."""
+"""Calls `service.method(payload)` over RPC."""
 
 
 class Unauthenticated(QunpingError):
@@ -248,9 +248,7 @@ class Api:
         if route.service == "gateway":
             return self.local[route.rpc](authorised.loaded, caller)
         try:
-            result = call(
-                route.service, route.rpc, authorised.payload if route.takes_payload else None
-            )
+            result = call(route.service, route.rpc, authorised.payload)
         except UnknownService:
             raise ServiceDown(route.service) from None
         if authorised.tenant is not None:

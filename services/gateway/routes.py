@@ -75,7 +75,6 @@ class Route:
     summary: str
     scope: str = DISTRICT
     limit: str | None = None
-    takes_payload: bool = True
     can_refuse: bool = True
     """Whether the service may answer 409 (a rule forbids it now) or 404 (no such thing)."""
     acts: bool = False

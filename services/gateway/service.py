@@ -40,7 +40,7 @@ class GatewayService(HealthEndpoints):
         # nameko's RPC waits for ever; a request must not, nor hold a worker that long.
         seconds = self.gateway.api.settings.timeout_for(service)
         with eventlet.Timeout(seconds, NoAnswer(service, seconds)):
-            return remote() if payload is None else remote(payload)
+            return remote(payload)
 
     @http("GET,POST", "/api/<path:rest>")
     def api(self, request: Request, rest: str) -> Response:

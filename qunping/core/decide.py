@@ -17,7 +17,8 @@ from qunping.core.errors import ConcurrencyError, Refused
 from qunping.core.eventlog import EventLog, StreamWrite
 
 RETRIES = 20
-"""Decisions refused for a moved stream before the command gives up with that refusal."""
+"""How many times a command is decided, each append refused for a moved stream, before it
+gives up."""
 
 S = TypeVar("S")
 R = TypeVar("R")
@@ -26,9 +27,9 @@ A = TypeVar("A")
 
 @dataclass(frozen=True, slots=True)
 class Decision(Generic[R]):
-    """What a command decided: the events to append, each stream's at the version decided
-    on (none: nothing to append); the further streams the decision read, at the versions
-    read; and what the caller is answered."""
+    """What a command decided: the events to append, to each stream at the version it was
+    decided on (no writes: nothing to append); what the caller is answered; and the further
+    streams the decision read, at the versions read, which must not have moved."""
 
     writes: Sequence[StreamWrite]
     answer: R

@@ -42,7 +42,7 @@ class PledgeBook:
     def __init__(self, log: EventLog) -> None:
         self.log = log
         self._ledger = IncrementalFold(log, Ledger())
-        # Reentrant: a decision reads the book while it holds the lock.
+        # Reentrant: a saga step holds it around the decisions and appends that take it too.
         self.lock = threading.RLock()
 
     def refresh(self) -> None:

@@ -336,3 +336,23 @@ def test_an_event_applied_twice_to_a_cached_meeting_counts_once() -> None:
     meeting.apply_all(scene.log.read_stream(f"roster-{scene.meeting_id}"))
 
     assert (meeting.returned, len(meeting.roster), meeting.residents) == (1, 50, 50)
+
+
+def test_a_cast_decided_while_another_process_closes_voting_is_decided_again_and_refused() -> None:
+    scene = Scene()
+    scene.check_in(50)
+    [token] = scene.tokens(1)
+    scene.open()
+    other_process = BallotStore(scene.log)
+
+    def cast_as_voting_closes(meeting: Meeting) -> Decision[str]:
+        if meeting.phase == "open" and not scene.meeting().closing:
+            scene.close()  # after this cast read the meeting open, before its append
+        receipt, events = meeting.cast(token, committee("满意"), "c" * 32)
+        return meeting.ballots_decision(events).answering(receipt)
+
+    with pytest.raises(Refused, match="voting is not open"):
+        other_process.decide(scene.meeting_id, cast_as_voting_closes)
+
+    assert scene.log.read_stream(f"ballotbox-{scene.meeting_id}") == []
+    assert other_process.meeting(scene.meeting_id, from_log=True).returned == 0

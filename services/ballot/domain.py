@@ -13,8 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from qunping.core.decide import Decision
 from qunping.core.envelope import NewEvent, RecordedEvent
 from qunping.core.errors import InvalidInput, Refused
+from qunping.core.eventlog import StreamWrite
 from qunping.core.roles import DISTRICT_ADMIN, SCRUTINEER, Actor, named, organiser_of
 from services.ballot.judgement import ballots_digest, canonical_ballots, judge
 from services.ballot.policy import policy_hash
@@ -32,6 +34,9 @@ RECONCILIATION = "rule 2, reconciliation"
 ONE_LIVE_MEETING = "rule 3, one live meeting"
 SCRUTINY = "rule 4, scrutineer"
 CORRECTION = "rule 5, assessments after the results"
+
+BALLOT_STREAMS = {"BallotCast": "ballotbox", "TokenSpent": "tokens"}
+"""Where `Meeting.ballots_decision` puts each event; keyings and counted slips go to `paper`."""
 
 
 def new_id() -> str:
@@ -334,6 +339,39 @@ class Meeting:
                 self.spent_tokens[data["token_hash"]] = None
             if data["slip"] is not None:
                 self.accepted_slips.add(data["slip"]["number"])
+
+    # -- what a decision appends -----------------------------------------------------
+
+    def decision(self, category: str, events: Sequence[NewEvent], *unmoved: str) -> Decision[None]:
+        """Append to one of the meeting's streams, as of the versions the decision read:
+        the `unmoved` categories too were read, and must not move meanwhile."""
+        return self._decision({category: list(events)}, unmoved)
+
+    def ballots_decision(self, events: Sequence[NewEvent]) -> Decision[None]:
+        """Append what a cast or a keying decided, each event to its own stream at once:
+        ballots to the ballot box, spent tokens to `tokens`, keyings and counted slips to
+        `paper` (nothing, for a retried cast). Decided against the tokens or slips issued
+        and open voting, so neither may move meanwhile."""
+        by_category: dict[str, list[NewEvent]] = {}
+        for event in events:
+            by_category.setdefault(BALLOT_STREAMS.get(event.type, "paper"), []).append(event)
+        unmoved = [category for category in ("tokens", "meeting") if category not in by_category]
+        return self._decision(by_category, unmoved)
+
+    def _decision(
+        self, by_category: Mapping[str, Sequence[NewEvent]], unmoved: Iterable[str]
+    ) -> Decision[None]:
+        return Decision(
+            [
+                StreamWrite(self.stream(category), events, self._version(category))
+                for category, events in by_category.items()
+            ],
+            None,
+            {self.stream(category): self._version(category) for category in unmoved},
+        )
+
+    def _version(self, category: str) -> int:
+        return self.versions.get(self.stream(category), 0)
 
     # -- deciding --------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from nameko.rpc import rpc
 
+from qunping.core.decide import Decision
 from qunping.core.dependencies import EventLogDependency, SignsCheckpoints
 from qunping.core.envelope import RecordedEvent, to_cloudevent
 from qunping.core.errors import Refused
@@ -148,61 +149,61 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
     def record_report(self, payload: dict[str, Any]) -> dict[str, Any]:
         command = load(schemas.RecordReport(), payload)
 
-        def decide(meeting: Meeting) -> dict[str, Any]:
+        def decide(meeting: Meeting) -> Decision[None]:
             event = meeting.record_report(
                 command["subject_id"], command["text"], command["attachment"], command["actor"]
             )
-            self.store.append_for(meeting, "meeting", [event])
-            return {"subject_id": command["subject_id"]}
+            return meeting.decision("meeting", [event])
 
-        return self.store.decide(command["meeting_id"], decide)
+        self.store.decide(command["meeting_id"], decide)
+        return {"subject_id": command["subject_id"]}
 
     @rpc
     def check_in(self, payload: dict[str, Any]) -> dict[str, Any]:
         command = load(schemas.CheckIn(), payload)
 
-        def decide(meeting: Meeting) -> dict[str, Any]:
+        def decide(meeting: Meeting) -> Decision[None]:
             event = meeting.check_in(
                 command["name"], command["category"], command["identifier"], command["actor"]
             )
-            self.store.append_for(meeting, "roster", [event], "meeting")
-            return {"checked_in": len(meeting.roster)}
+            return meeting.decision("roster", [event], "meeting")
 
-        return self.store.decide(command["meeting_id"], decide)
+        meeting, _ = self.store.decide(command["meeting_id"], decide)
+        return {"checked_in": len(meeting.roster)}
 
     @rpc
     def issue_tokens(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Tokens in clear, returned once for printing; the log keeps salted hashes only."""
         command = load(schemas.IssueTokens(), payload)
 
-        def decide(meeting: Meeting) -> dict[str, Any]:
+        def decide(meeting: Meeting) -> Decision[list[str]]:
             event, tokens = meeting.issue_tokens(command["count"], command["actor"])
-            self.store.append_for(meeting, "tokens", [event], "meeting", "roster")
-            return {"tokens": tokens, "issued": meeting.issued}
+            return meeting.decision("tokens", [event], "meeting", "roster").answering(tokens)
 
-        return self.store.decide(command["meeting_id"], decide)
+        meeting, tokens = self.store.decide(command["meeting_id"], decide)
+        return {"tokens": tokens, "issued": meeting.issued}
 
     @rpc
     def issue_paper_slips(self, payload: dict[str, Any]) -> dict[str, Any]:
         command = load(schemas.IssueTokens(), payload)
 
-        def decide(meeting: Meeting) -> dict[str, Any]:
+        def decide(meeting: Meeting) -> Decision[None]:
             event = meeting.issue_paper_slips(command["count"], command["actor"])
-            self.store.append_for(meeting, "tokens", [event], "meeting", "roster")
-            return {"issued": meeting.issued}
+            return meeting.decision("tokens", [event], "meeting", "roster")
 
-        return self.store.decide(command["meeting_id"], decide)
+        meeting, _ = self.store.decide(command["meeting_id"], decide)
+        return {"issued": meeting.issued}
 
     @rpc
     def open_voting(self, payload: dict[str, Any]) -> dict[str, Any]:
         command = load(schemas.MeetingAct(), payload)
 
-        def decide(meeting: Meeting) -> dict[str, Any]:
+        def decide(meeting: Meeting) -> Decision[None]:
             event = meeting.open_voting(command["actor"])
-            self.store.append_for(meeting, "meeting", [event], "roster", "tokens")
-            return meeting.status()
+            return meeting.decision("meeting", [event], "roster", "tokens")
 
-        return self.store.decide(command["meeting_id"], decide)
+        meeting, _ = self.store.decide(command["meeting_id"], decide)
+        return meeting.status()
 
     @rpc
     def cast_ballot(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -210,36 +211,33 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
 
         cast_id = command["cast_id"] or secrets.token_hex(16)
 
-        def decide(meeting: Meeting) -> dict[str, Any]:
+        def decide(meeting: Meeting) -> Decision[str]:
             receipt, events = meeting.cast(command["token"], command["marks"], cast_id)
-            if events:
-                self.store.append_ballots(meeting, events)
-            return {"receipt": receipt, "meeting_id": meeting.meeting_id}
+            return meeting.ballots_decision(events).answering(receipt)
 
-        return self.store.decide(command["meeting_id"], decide)
+        meeting, receipt = self.store.decide(command["meeting_id"], decide)
+        return {"receipt": receipt, "meeting_id": meeting.meeting_id}
 
     @rpc
     def key_paper_batch(self, payload: dict[str, Any]) -> dict[str, Any]:
         """One clerk's keying of a batch; slips two clerks keyed alike are counted."""
         command = load(schemas.KeyPaperBatch(), payload)
 
-        def decide(meeting: Meeting) -> dict[str, Any]:
+        def decide(meeting: Meeting) -> Decision[tuple[int, list[int]]]:
             events, mismatched = meeting.key_paper(
                 command["batch"], command["actor"], command["entries"]
             )
-            before = meeting.returned
-            self.store.append_ballots(meeting, events)
-            return {"accepted": meeting.returned - before, "mismatched": mismatched}
+            return meeting.ballots_decision(events).answering((meeting.returned, mismatched))
 
-        return self.store.decide(command["meeting_id"], decide)
+        meeting, (before, mismatched) = self.store.decide(command["meeting_id"], decide)
+        return {"accepted": meeting.returned - before, "mismatched": mismatched}
 
     @rpc
     def close_voting(self, payload: dict[str, Any]) -> dict[str, Any]:
         command = load(schemas.MeetingAct(), payload)
 
-        def decide(meeting: Meeting) -> dict[str, Any]:
-            self.store.append_for(
-                meeting,
+        def decide(meeting: Meeting) -> Decision[None]:
+            return meeting.decision(
                 "meeting",
                 meeting.close_voting(command["actor"]),
                 "ballotbox",
@@ -247,20 +245,20 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
                 "paper",
                 "roster",
             )
-            return meeting.status()
 
-        return self.store.decide(command["meeting_id"], decide)
+        meeting, _ = self.store.decide(command["meeting_id"], decide)
+        return meeting.status()
 
     @rpc
     def void_meeting(self, payload: dict[str, Any]) -> dict[str, Any]:
         command = load(schemas.VoidMeeting(), payload)
 
-        def decide(meeting: Meeting) -> dict[str, Any]:
+        def decide(meeting: Meeting) -> Decision[None]:
             event = meeting.void(command["reason"], command["actor"])
-            self.store.append_for(meeting, "meeting", [event])
-            return meeting.status()
+            return meeting.decision("meeting", [event])
 
-        return self.store.decide(command["meeting_id"], decide)
+        meeting, _ = self.store.decide(command["meeting_id"], decide)
+        return meeting.status()
 
     @rpc
     def check_receipt(self, payload: dict[str, Any]) -> dict[str, Any]:

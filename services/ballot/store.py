@@ -9,22 +9,21 @@ refuse a stale decision and the command is decided again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from qunping.core.decide import Decision, decide_and_append
 from qunping.core.envelope import NewEvent, RecordedEvent
-from qunping.core.errors import ConcurrencyError, NotFound, Refused
+from qunping.core.errors import NotFound
 from qunping.core.eventlog import EventLog, StreamWrite
+from qunping.core.fold import IncrementalFold
 from qunping.core.tamper import refuse_if_altered
 from services.ballot.domain import VOID, Campaign, Meeting, seat_stream, seat_taken
 from services.ballot.events import upcasters
 
-T = TypeVar("T")
-RETRIES = 20
-BALLOT_STREAMS = {"BallotCast": "ballotbox", "TokenSpent": "tokens"}
-"""Where `append_ballots` puts each event; keyings and counted slips go to `paper`."""
+R = TypeVar("R")
 
 
 @dataclass
@@ -35,7 +34,15 @@ class Directory:
     meetings: dict[str, list[str]] = field(default_factory=dict)
     campaign_of: dict[str, str] = field(default_factory=dict)
     """Each meeting's campaign."""
-    position: int = 0
+
+    def apply(self, event: RecordedEvent) -> None:
+        if event.type == "CampaignCreated":
+            self.campaigns[event.data["campaign_id"]] = {
+                key: event.data[key] for key in ("campaign_id", "district", "year", "batch")
+            }
+        elif event.type == "MeetingScheduled":
+            self.meetings.setdefault(event.data["campaign_id"], []).append(event.data["meeting_id"])
+            self.campaign_of[event.data["meeting_id"]] = event.data["campaign_id"]
 
     def district_of(self, data: Mapping[str, Any]) -> str | None:
         """The district an event of this log concerns, by the campaign or meeting it names;
@@ -52,8 +59,7 @@ class BallotStore:
         self._meetings: dict[str, Meeting] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._directory = Directory()
-        self._directory_lock = threading.Lock()
+        self._directory = IncrementalFold(log, Directory())
         self.scheduling = threading.Lock()
         """Held from looking for a live meeting to scheduling one, in this process (the
         seat stream orders schedulings across processes)."""
@@ -61,19 +67,7 @@ class BallotStore:
     def directory(self) -> Directory:
         """Kept up by reading only what the log gained since the last call (every process
         reads what the others appended), so listing never rescans the ballots."""
-        with self._directory_lock:
-            known = self._directory
-            for event in self.log.read_all(after_position=known.position):
-                if event.type == "CampaignCreated":
-                    known.campaigns[event.data["campaign_id"]] = {
-                        key: event.data[key] for key in ("campaign_id", "district", "year", "batch")
-                    }
-                elif event.type == "MeetingScheduled":
-                    meetings = known.meetings.setdefault(event.data["campaign_id"], [])
-                    meetings.append(event.data["meeting_id"])
-                    known.campaign_of[event.data["meeting_id"]] = event.data["campaign_id"]
-                known.position = event.position
-            return known
+        return self._directory.current()
 
     def campaign(self, campaign_id: str) -> Campaign:
         campaign = Campaign(campaign_id)
@@ -110,20 +104,24 @@ class BallotStore:
         same time, one append is refused and decides again, finding the other's meeting.
         """
         seat = seat_stream(campaign_id, community, pledge_id)
+
+        def seat_and_live_meeting() -> tuple[int, Meeting | None]:
+            taken = len(self.read_stream(seat))
+            return taken, self.live_meeting(campaign_id, community, pledge_id)
+
+        def scheduling(loaded: tuple[int, Meeting | None]) -> Decision[NewEvent]:
+            taken, live = loaded
+            scheduled = decision(live)
+            writes = [
+                StreamWrite(f"meeting-{scheduled.data['meeting_id']}", [scheduled], 0),
+                StreamWrite(seat, [seat_taken(scheduled)], taken),
+            ]
+            return Decision(writes, scheduled)
+
         with self.scheduling:
-            for _ in range(RETRIES):
-                taken = len(self.read_stream(seat))
-                scheduled = decision(self.live_meeting(campaign_id, community, pledge_id))
-                writes = [
-                    StreamWrite(f"meeting-{scheduled.data['meeting_id']}", [scheduled], 0),
-                    StreamWrite(seat, [seat_taken(scheduled)], taken),
-                ]
-                try:
-                    self.log.append_batch(writes)
-                except ConcurrencyError:
-                    continue
-                return scheduled
-        raise ConcurrencyError(seat, None, -1)
+            return decide_and_append(
+                self.log, seat_and_live_meeting, scheduling, conflict_stream=seat
+            ).answer
 
     def live_meeting(
         self, campaign_id: str, community: str, pledge_id: str | None
@@ -156,70 +154,23 @@ class BallotStore:
         with lock:
             yield
 
-    def append_for(
-        self, meeting: Meeting, category: str, events: Sequence[NewEvent], *also: str
-    ) -> list[RecordedEvent]:
-        """Append to one of the meeting's streams, as of the versions the decision read."""
-        stream = meeting.stream(category)
-        recorded = self.log.append(
-            stream,
-            events,
-            meeting.versions.get(stream, 0),
-            unchanged=self._versions_of(meeting, also),
-        )
-        meeting.apply_all(recorded)
-        return recorded
-
-    @staticmethod
-    def _versions_of(meeting: Meeting, categories: Sequence[str]) -> dict[str, int]:
-        return {
-            meeting.stream(other): meeting.versions.get(meeting.stream(other), 0)
-            for other in categories
-        }
-
-    def write_for(self, meeting: Meeting, category: str, events: Sequence[NewEvent]) -> StreamWrite:
-        stream = meeting.stream(category)
-        return StreamWrite(stream, events, meeting.versions.get(stream, 0))
-
-    def append_writes(
-        self, meeting: Meeting, writes: Sequence[StreamWrite], *also: str
-    ) -> list[RecordedEvent]:
-        recorded = self.log.append_batch(writes, unchanged=self._versions_of(meeting, also))
-        meeting.apply_all(recorded)
-        return recorded
-
-    def append_ballots(self, meeting: Meeting, events: Sequence[NewEvent]) -> None:
-        """Append what a cast or a keying decided, each event to its own stream at once:
-        ballots to the ballot box, spent tokens to `tokens`, keyings and counted slips to
-        `paper`. Decided against the tokens or slips issued and open voting, so neither
-        may move meanwhile."""
-        by_category: dict[str, list[NewEvent]] = {}
-        for event in events:
-            by_category.setdefault(BALLOT_STREAMS.get(event.type, "paper"), []).append(event)
-        writes = [
-            self.write_for(meeting, category, found) for category, found in by_category.items()
-        ]
-        also = [category for category in ("tokens", "meeting") if category not in by_category]
-        self.append_writes(meeting, writes, *also)
-
-    def decide(self, meeting_id: str, decision: Callable[[Meeting], T]) -> T:
+    def decide(
+        self, meeting_id: str, decision: Callable[[Meeting], Decision[R]]
+    ) -> tuple[Meeting, R]:
         """Load, decide and append; decide again if another process moved a stream first.
+        The meeting comes back with what was appended, beside the decision's answer.
 
-        A refusal is checked once against the log itself before it is answered: the warm
-        meeting only knows what this process has seen, and another replica (a rolling
-        update runs two) may have opened voting or issued tokens since. An acceptance needs
-        no such check, since the append's version check refuses a stale one.
+        The warm meeting only knows what this process has seen, and another replica (a
+        rolling update runs two) may have opened voting or issued tokens since: after a
+        conflict, and before a refusal is answered, the meeting is read from the log itself.
         """
         with self.deciding(meeting_id):
-            from_log = False
-            for _ in range(RETRIES):
-                meeting = self.meeting(meeting_id, from_log=from_log)
-                try:
-                    return decision(meeting)
-                except ConcurrencyError:
-                    self._meetings.pop(meeting_id, None)
-                except Refused:
-                    if from_log:
-                        raise
-                    from_log = True
-            raise ConcurrencyError(f"meeting-{meeting_id}", None, -1)
+            meeting, answer, recorded = decide_and_append(
+                self.log,
+                lambda: self.meeting(meeting_id),
+                decision,
+                conflict_stream=f"meeting-{meeting_id}",
+                load_from_log=lambda: self.meeting(meeting_id, from_log=True),
+            )
+            meeting.apply_all(recorded)
+            return meeting, answer

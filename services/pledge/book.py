@@ -10,35 +10,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
+from qunping.core.decide import Decision, decide_and_append
 from qunping.core.envelope import NewEvent, RecordedEvent
-from qunping.core.errors import ConcurrencyError, NotFound
-from qunping.core.eventlog import NO_STREAM, EventLog
+from qunping.core.errors import NotFound
+from qunping.core.eventlog import NO_STREAM, EventLog, StreamWrite
+from qunping.core.fold import IncrementalFold
 from services.pledge.domain import Pledge, Unit
 
-RETRIES = 20
-PAGE = 1000
 
+@dataclass
+class Ledger:
+    """What the pledge log says now: its units, its pledges, its evaluation campaigns."""
 
-class PledgeBook:
-    def __init__(self, log: EventLog) -> None:
-        self.log = log
-        self.position = 0
-        self.units: dict[str, Unit] = {}
-        self.pledges: dict[str, Pledge] = {}
-        self.campaigns: dict[str, str] = {}
-        """Stream `evalcampaign-…` -> the ballot campaign id it recorded."""
-        # Reentrant: a decision reads the book while it holds the lock.
-        self.lock = threading.RLock()
+    units: dict[str, Unit] = field(default_factory=dict)
+    pledges: dict[str, Pledge] = field(default_factory=dict)
+    campaigns: dict[str, str] = field(default_factory=dict)
 
-    def refresh(self) -> None:
-        with self.lock:
-            while batch := self.log.read_batch(self.position, PAGE):
-                for event in batch:
-                    self._apply(event)
-                    self.position = event.position
-
-    def _apply(self, event: RecordedEvent) -> None:
+    def apply(self, event: RecordedEvent) -> None:
         key = event.stream.split("-", 1)[1]
         if event.category == "unit":
             self.units.setdefault(key, Unit(key)).apply(event)
@@ -46,6 +36,33 @@ class PledgeBook:
             self.pledges.setdefault(key, Pledge(key)).apply(event)
         elif event.category == "evalcampaign":
             self.campaigns[event.stream] = event.data["campaign_id"]
+
+
+class PledgeBook:
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+        self._ledger = IncrementalFold(log, Ledger())
+        # Reentrant: a saga step holds it around the decisions and appends that take it too.
+        self.lock = threading.RLock()
+
+    def refresh(self) -> None:
+        self._ledger.current()
+
+    @property
+    def units(self) -> dict[str, Unit]:
+        """As of the last refresh."""
+        return self._ledger.state.units
+
+    @property
+    def pledges(self) -> dict[str, Pledge]:
+        """As of the last refresh."""
+        return self._ledger.state.pledges
+
+    @property
+    def campaigns(self) -> dict[str, str]:
+        """Stream `evalcampaign-…` -> the ballot campaign id it recorded, as of the last
+        refresh."""
+        return self._ledger.state.campaigns
 
     def unit(self, unit_id: str) -> Unit:
         self.refresh()
@@ -76,16 +93,16 @@ class PledgeBook:
         self, pledge_id: str, decision: Callable[[Pledge], Sequence[NewEvent]]
     ) -> list[RecordedEvent]:
         """Load, decide and append to the pledge's stream; again if it moved meanwhile."""
+        stream = f"pledge-{pledge_id}"
+
+        def appending(pledge: Pledge) -> Decision[None]:
+            events = decision(pledge)
+            return Decision([StreamWrite(stream, events, pledge.version)] if events else [], None)
+
         with self.lock:
-            for _ in range(RETRIES):
-                pledge = self.pledge(pledge_id)
-                events = decision(pledge)
-                if not events:
-                    return []
-                try:
-                    recorded = self.log.append(f"pledge-{pledge_id}", events, pledge.version)
-                except ConcurrencyError:
-                    continue
+            recorded = decide_and_append(
+                self.log, lambda: self.pledge(pledge_id), appending, conflict_stream=stream
+            ).recorded
+            if recorded:
                 self.refresh()
-                return recorded
-            raise ConcurrencyError(f"pledge-{pledge_id}", None, -1)
+            return recorded

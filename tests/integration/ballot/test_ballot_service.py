@@ -394,12 +394,11 @@ def test_a_cast_recorded_by_a_process_that_died_before_answering_is_retried_to_i
     cast_id = "5" * 32
     dying = BallotStore(MongoEventLog(ballot_db, "ballot", payload_schemas=payloads))
 
-    def record_only(meeting: Any) -> str:
+    def record_only(meeting: Any) -> Any:
         receipt, events = meeting.cast(token, marks("满意"), cast_id)
-        dying.append_ballots(meeting, events)
-        return receipt
+        return meeting.ballots_decision(events).answering(receipt)
 
-    lost_answer = dying.decide(meeting_id, record_only)
+    _, lost_answer = dying.decide(meeting_id, record_only)
     stored = ballot_db["events"].count_documents({})
 
     retried = ballot.cast_ballot(

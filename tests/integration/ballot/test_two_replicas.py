@@ -29,10 +29,9 @@ def test_a_replica_that_saw_the_meeting_before_it_opened_accepts_a_ballot_after(
 
     def cast(meeting: Any) -> Any:
         receipt, events = meeting.cast(token, committee("满意"), "1" * 32)
-        second.append_ballots(meeting, events)
-        return receipt
+        return meeting.ballots_decision(events).answering(receipt)
 
-    receipt = second.decide(first.meeting_id, cast)
+    _, receipt = second.decide(first.meeting_id, cast)
 
     assert receipt in first.store.meeting(first.meeting_id, from_log=True).receipts
     assert first.store.meeting(first.meeting_id, from_log=True).returned == 1

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from qunping.core.decide import Decision
 from qunping.core.errors import InvalidInput, Refused
 from qunping.core.eventlog import EventLog
 from qunping.core.memory_eventlog import InMemoryEventLog
@@ -47,13 +48,13 @@ class Scene:
         self.log.append(f"meeting-{self.meeting_id}", [scheduled], 0)
 
     def do(self, category: str, decision: Callable[[Meeting], Any], *also: str) -> Any:
-        def run(meeting: Meeting) -> Any:
+        def run(meeting: Meeting) -> Decision[Any]:
             produced = decision(meeting)
             events = produced if isinstance(produced, list) else [produced]
-            self.store.append_for(meeting, category, events, *also)
-            return produced
+            return meeting.decision(category, events, *also).answering(produced)
 
-        return self.store.decide(self.meeting_id, run)
+        _, produced = self.store.decide(self.meeting_id, run)
+        return produced
 
     def meeting(self) -> Meeting:
         return self.store.meeting(self.meeting_id)
@@ -81,13 +82,12 @@ class Scene:
     def cast(self, token: str, marks: list[dict[str, str]], cast_id: str = "c" * 32) -> str:
         """A cast as the service records it (ballot and spent token apart): the receipt."""
 
-        def run(meeting: Meeting) -> str:
+        def run(meeting: Meeting) -> Decision[str]:
             receipt, events = meeting.cast(token, marks, cast_id)
-            if events:
-                self.store.append_ballots(meeting, events)
-            return receipt
+            return meeting.ballots_decision(events).answering(receipt)
 
-        return self.store.decide(self.meeting_id, run)
+        _, receipt = self.store.decide(self.meeting_id, run)
+        return receipt
 
     def slips(self, count: int) -> None:
         self.do("tokens", lambda m: m.issue_paper_slips(count, ORGANISER_ACTOR), "roster")
@@ -100,9 +100,12 @@ class Scene:
 
     def key(self, clerk: Any, entries: list[dict[str, Any]]) -> list[int]:
         """One clerk's keying of batch b1, appended; the slips whose keyings differ."""
-        meeting = self.meeting()
-        events, mismatched = meeting.key_paper("b1", clerk, entries)
-        self.store.append_ballots(meeting, events)
+
+        def run(meeting: Meeting) -> Decision[list[int]]:
+            events, mismatched = meeting.key_paper("b1", clerk, entries)
+            return meeting.ballots_decision(events).answering(mismatched)
+
+        _, mismatched = self.store.decide(self.meeting_id, run)
         return mismatched
 
     def events(self) -> int:
@@ -333,3 +336,23 @@ def test_an_event_applied_twice_to_a_cached_meeting_counts_once() -> None:
     meeting.apply_all(scene.log.read_stream(f"roster-{scene.meeting_id}"))
 
     assert (meeting.returned, len(meeting.roster), meeting.residents) == (1, 50, 50)
+
+
+def test_a_cast_decided_while_another_process_closes_voting_is_decided_again_and_refused() -> None:
+    scene = Scene()
+    scene.check_in(50)
+    [token] = scene.tokens(1)
+    scene.open()
+    other_process = BallotStore(scene.log)
+
+    def cast_as_voting_closes(meeting: Meeting) -> Decision[str]:
+        if meeting.phase == "open" and not scene.meeting().closing:
+            scene.close()  # after this cast read the meeting open, before its append
+        receipt, events = meeting.cast(token, committee("满意"), "c" * 32)
+        return meeting.ballots_decision(events).answering(receipt)
+
+    with pytest.raises(Refused, match="voting is not open"):
+        other_process.decide(scene.meeting_id, cast_as_voting_closes)
+
+    assert scene.log.read_stream(f"ballotbox-{scene.meeting_id}") == []
+    assert other_process.meeting(scene.meeting_id, from_log=True).returned == 0

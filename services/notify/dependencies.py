@@ -9,20 +9,23 @@ from nameko.extensions import DependencyProvider
 
 from qunping.core.dependencies import service_database
 from qunping.core.eventlog import EventLog
+from qunping.core.fold import IncrementalFold
 from qunping.core.metrics import service_metrics
 from qunping.core.mongo_eventlog import MongoEventLog
 from services.notify.dispatch import Dispatcher, PublicEventIntake
+from services.notify.domain import NotifyState
 from services.notify.egress import Resolver, system_resolver
 from services.notify.outbox import Outbox
 from services.notify.places import Places
 from services.notify.settings import NotifySettings, notify_settings
-from services.notify.view import NotifyView
 
 
 class Notifier:
     """What notify's entrypoints use: the outbox, the view of the log, the dispatcher."""
 
-    def __init__(self, outbox: Outbox, view: NotifyView, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self, outbox: Outbox, view: IncrementalFold[NotifyState], dispatcher: Dispatcher
+    ) -> None:
         self.outbox = outbox
         self.view = view
         self.dispatcher = dispatcher
@@ -46,7 +49,7 @@ class NotifierDependency(DependencyProvider):  # type: ignore[misc]
         self.client, database = service_database(config, name)
         log: EventLog = MongoEventLog(database, name)
         self.outbox = Outbox(database)
-        self.view = NotifyView(log)
+        self.view = IncrementalFold(log, NotifyState())
         self.metrics = service_metrics(self.container)
         self.dispatcher = Dispatcher(
             self.outbox,

@@ -34,9 +34,10 @@ from kombu.messaging import Consumer
 from qunping.core.amqp import CLOUDEVENTS_CONTENT_TYPE, public_exchange
 from qunping.core.envelope import from_cloudevent, utc_now
 from qunping.core.errors import InvalidInput
+from qunping.core.fold import IncrementalFold
 from qunping.core.metrics import ServiceMetrics
 from services.notify.districts import UNKNOWN, concerns, places_named_by
-from services.notify.domain import DEAD, DELIVERED, PENDING, SENT
+from services.notify.domain import DEAD, DELIVERED, PENDING, SENT, NotifyState
 from services.notify.egress import Refused as DestinationRefused
 from services.notify.egress import Resolver, pinned_session, system_resolver
 from services.notify.email import EMAIL_RULES, TEMPLATES, compose, send
@@ -44,7 +45,6 @@ from services.notify.outbox import Outbox
 from services.notify.places import Places
 from services.notify.settings import NotifySettings
 from services.notify.signing import DELIVERY_HEADER, signed_headers
-from services.notify.view import NotifyView
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class PublicEventIntake:
         amqp_uri: str,
         outbox: Outbox,
         places: Places,
-        view: NotifyView,
+        view: IncrementalFold[NotifyState],
         settings: NotifySettings,
     ) -> None:
         self._amqp_uri = amqp_uri
@@ -179,7 +179,7 @@ class Dispatcher:
     def __init__(
         self,
         outbox: Outbox,
-        view: NotifyView,
+        view: IncrementalFold[NotifyState],
         settings: NotifySettings,
         spawn: Spawn,
         *,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qunping.core.decide import Decision
-from qunping.core.envelope import NewEvent, RecordedEvent
+from qunping.core.envelope import NewEvent, RecordedEvent, to_cloudevent
 from qunping.core.errors import InvalidInput, Refused
 from qunping.core.eventlog import StreamWrite
 from qunping.core.roles import DISTRICT_ADMIN, SCRUTINEER, Actor, named, organiser_of
@@ -37,6 +37,39 @@ CORRECTION = "rule 5, assessments after the results"
 
 BALLOT_STREAMS = {"BallotCast": "ballotbox", "TokenSpent": "tokens"}
 """Where `Meeting.ballots_decision` puts each event; keyings and counted slips go to `paper`."""
+
+ACTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "record_report": ("meeting", ()),
+    "check_in": ("roster", ("meeting",)),
+    "issue_tokens": ("tokens", ("meeting", "roster")),
+    "issue_paper_slips": ("tokens", ("meeting", "roster")),
+    "open_voting": ("meeting", ("roster", "tokens")),
+    "close_voting": ("meeting", ("ballotbox", "tokens", "paper", "roster")),
+    "void": ("meeting", ()),
+}
+"""Per staff act on a meeting: the stream it appends to, and the streams its rule read,
+which must not move before the append (a check-in against the schedule, tokens against
+the roster, the opening against both, the close against every ballot and token)."""
+
+SEALED = ("BallotCast", "TokenSpent", "SlipCounted", "PaperBallotKeyed", "RepresentativeCheckedIn")
+"""Events whose data never leaves the ballot service: a ballot's marks, a spent token's
+hash and receipt, a counted slip's number, a clerk's keying of one slip, a
+representative's name. Consumers count them; none needs more."""
+
+
+def sealed(event: RecordedEvent) -> dict[str, Any]:
+    """How events leave on RabbitMQ and by `read_log`: of a ballot, a spent token, a
+    counted slip or a keying only that there was one, for which meeting."""
+    cloudevent = to_cloudevent(event)
+    if event.type in SEALED:
+        cloudevent["data"] = {"meeting_id": event.data["meeting_id"], "sealed": True}
+    elif event.type == "TokensIssued":  # how many, never the hashes that spent tokens name
+        cloudevent["data"] = {
+            "meeting_id": event.data["meeting_id"],
+            "count": len(event.data["token_hashes"]),
+            "sealed": True,
+        }
+    return cloudevent
 
 
 def new_id() -> str:
@@ -341,6 +374,11 @@ class Meeting:
                 self.accepted_slips.add(data["slip"]["number"])
 
     # -- what a decision appends -----------------------------------------------------
+
+    def act(self, act: str, events: Sequence[NewEvent]) -> Decision[None]:
+        """Append what a staff act decided to its stream, as `ACTS` says."""
+        category, unmoved = ACTS[act]
+        return self.decision(category, events, *unmoved)
 
     def decision(self, category: str, events: Sequence[NewEvent], *unmoved: str) -> Decision[None]:
         """Append to one of the meeting's streams, as of the versions the decision read:
@@ -732,6 +770,23 @@ class Meeting:
                 raise InvalidInput(
                     {"marks": {str(index): {"dimension": ["not rated for this subject"]}}}
                 )
+
+    def receipt_status(self, code: str) -> dict[str, Any]:
+        """Whether a ballot with this tracking code is in the box (and so, from the close
+        on, counted): that one is, never which marks it had."""
+        in_box = code in self.receipts
+        return {
+            "meeting_id": self.meeting_id,
+            "code": code,
+            "in_ballot_box": in_box,
+            "counted": in_box and self.phase == CLOSED,
+        }
+
+    def unseal_ballots(self) -> None:
+        """The ballots are counted once voting has closed, never before (no partial
+        results)."""
+        if self.phase not in (CLOSED, VOID):
+            raise Refused("ballots are sealed until voting closes", {"phase": self.phase})
 
     def status(self) -> dict[str, Any]:
         """What anyone may see at any time: turnout, never ratings (no partial results)."""

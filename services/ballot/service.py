@@ -12,49 +12,16 @@ from typing import Any
 from nameko.rpc import rpc
 
 from qunping.core.decide import Decision
-from qunping.core.dependencies import EventLogDependency, SignsCheckpoints
-from qunping.core.envelope import RecordedEvent, to_cloudevent
-from qunping.core.errors import Refused
+from qunping.core.dependencies import SignsCheckpoints
 from qunping.core.feed import public_feed
 from qunping.core.health import HealthEndpoints
 from qunping.core.schemas import StrictSchema, load
-from services.ballot import domain, schemas
-from services.ballot.domain import CLOSED, VOID, Meeting
+from services.ballot import domain, queries, schemas
+from services.ballot.dependencies import BallotStoreDependency
+from services.ballot.domain import CLOSED, Meeting, sealed
 from services.ballot.events import payloads
-from services.ballot.judgement import canonical_ballots
 from services.ballot.policy import merged_with_defaults
 from services.ballot.store import BallotStore
-
-SEALED = ("BallotCast", "TokenSpent", "SlipCounted", "PaperBallotKeyed", "RepresentativeCheckedIn")
-"""Events whose data never leaves the ballot service: a ballot's marks, a spent token's
-hash and receipt, a counted slip's number, a clerk's keying of one slip, a
-representative's name. Consumers count them; none needs more."""
-
-
-def sealed(event: RecordedEvent) -> dict[str, Any]:
-    """How events leave on RabbitMQ and by `read_log`: of a ballot, a spent token, a
-    counted slip or a keying only that there was one, for which meeting."""
-    cloudevent = to_cloudevent(event)
-    if event.type in SEALED:
-        cloudevent["data"] = {"meeting_id": event.data["meeting_id"], "sealed": True}
-    elif event.type == "TokensIssued":  # how many, never the hashes that spent tokens name
-        cloudevent["data"] = {
-            "meeting_id": event.data["meeting_id"],
-            "count": len(event.data["token_hashes"]),
-            "sealed": True,
-        }
-    return cloudevent
-
-
-class BallotStoreDependency(EventLogDependency):
-    """The ballot log, its relay, and one warm `BallotStore` shared by every worker."""
-
-    def setup(self) -> None:
-        super().setup()
-        self.store = BallotStore(self.log)
-
-    def get_dependency(self, worker_ctx: Any) -> BallotStore:  # type: ignore[override]
-        return self.store
 
 
 class BallotService(HealthEndpoints, SignsCheckpoints):
@@ -78,22 +45,12 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
 
     @rpc
     def list_campaigns(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Every campaign of the log, oldest first: what the gateway's pages choose from."""
         load(StrictSchema(), payload)
-        return {"campaigns": list(self.store.directory().campaigns.values())}
+        return queries.campaigns(self.store)
 
     @rpc
     def get_campaign(self, payload: dict[str, Any]) -> dict[str, Any]:
-        campaign = self.store.campaign(load(schemas.CampaignRef(), payload)["campaign_id"])
-        return {
-            "campaign_id": campaign.campaign_id,
-            "district": campaign.district,
-            "year": campaign.year,
-            "batch": campaign.batch,
-            "policy": campaign.policy,
-            "policy_hash": campaign.policy_hash,
-            "assessments": list(campaign.assessments.values()),
-        }
+        return queries.campaign(self.store, load(schemas.CampaignRef(), payload)["campaign_id"])
 
     @rpc
     def record_assessment(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -136,14 +93,7 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
 
     @rpc
     def meeting_detail(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Everything public about a meeting: subjects, policy, reports; never ratings."""
-        meeting = self.store.meeting(load(schemas.MeetingRef(), payload)["meeting_id"])
-        return {
-            **meeting.status(),
-            "subjects": meeting.subjects,
-            "policy": meeting.policy,
-            "reports": list(meeting.reports.values()),
-        }
+        return queries.meeting_detail(self.store, load(schemas.MeetingRef(), payload)["meeting_id"])
 
     @rpc
     def record_report(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +103,7 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
             event = meeting.record_report(
                 command["subject_id"], command["text"], command["attachment"], command["actor"]
             )
-            return meeting.decision("meeting", [event])
+            return meeting.act("record_report", [event])
 
         self.store.decide(command["meeting_id"], decide)
         return {"subject_id": command["subject_id"]}
@@ -166,7 +116,7 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
             event = meeting.check_in(
                 command["name"], command["category"], command["identifier"], command["actor"]
             )
-            return meeting.decision("roster", [event], "meeting")
+            return meeting.act("check_in", [event])
 
         meeting, _ = self.store.decide(command["meeting_id"], decide)
         return {"checked_in": len(meeting.roster)}
@@ -178,7 +128,7 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
 
         def decide(meeting: Meeting) -> Decision[list[str]]:
             event, tokens = meeting.issue_tokens(command["count"], command["actor"])
-            return meeting.decision("tokens", [event], "meeting", "roster").answering(tokens)
+            return meeting.act("issue_tokens", [event]).answering(tokens)
 
         meeting, tokens = self.store.decide(command["meeting_id"], decide)
         return {"tokens": tokens, "issued": meeting.issued}
@@ -189,7 +139,7 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
 
         def decide(meeting: Meeting) -> Decision[None]:
             event = meeting.issue_paper_slips(command["count"], command["actor"])
-            return meeting.decision("tokens", [event], "meeting", "roster")
+            return meeting.act("issue_paper_slips", [event])
 
         meeting, _ = self.store.decide(command["meeting_id"], decide)
         return {"issued": meeting.issued}
@@ -200,7 +150,7 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
 
         def decide(meeting: Meeting) -> Decision[None]:
             event = meeting.open_voting(command["actor"])
-            return meeting.decision("meeting", [event], "roster", "tokens")
+            return meeting.act("open_voting", [event])
 
         meeting, _ = self.store.decide(command["meeting_id"], decide)
         return meeting.status()
@@ -237,14 +187,7 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
         command = load(schemas.MeetingAct(), payload)
 
         def decide(meeting: Meeting) -> Decision[None]:
-            return meeting.decision(
-                "meeting",
-                meeting.close_voting(command["actor"]),
-                "ballotbox",
-                "tokens",
-                "paper",
-                "roster",
-            )
+            return meeting.act("close_voting", meeting.close_voting(command["actor"]))
 
         meeting, _ = self.store.decide(command["meeting_id"], decide)
         return meeting.status()
@@ -255,44 +198,19 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
 
         def decide(meeting: Meeting) -> Decision[None]:
             event = meeting.void(command["reason"], command["actor"])
-            return meeting.decision("meeting", [event])
+            return meeting.act("void", [event])
 
         meeting, _ = self.store.decide(command["meeting_id"], decide)
         return meeting.status()
 
     @rpc
     def check_receipt(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Whether a ballot with this tracking code is in the meeting's ballot box (and so,
-        from the close on, counted): that one is, never which marks it had."""
         query = load(schemas.CheckReceipt(), payload)
-        meeting = self.store.meeting(query["meeting_id"])
-        in_box = query["code"] in meeting.receipts
-        return {
-            "meeting_id": meeting.meeting_id,
-            "code": query["code"],
-            "in_ballot_box": in_box,
-            "counted": in_box and meeting.phase == CLOSED,
-        }
+        return self.store.meeting(query["meeting_id"]).receipt_status(query["code"])
 
     @rpc
     def meeting_ballots(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """The ballots, for counting: only once voting has closed (no partial results).
-
-        Like paper ballots tipped out of the box: each ballot is its marks only, in a
-        canonical order, and the ballots are sorted by content, the multiset whose digest
-        the close records. No position, id, time, hash, channel, token, slip or receipt.
-        Each ballot is re-hashed as stored first: one edited in the database since it was
-        cast is refused (`Tampered`), so it is never counted.
-        """
-        meeting = self.store.meeting(load(schemas.MeetingRef(), payload)["meeting_id"])
-        if meeting.phase not in (CLOSED, VOID):
-            raise Refused("ballots are sealed until voting closes", {"phase": meeting.phase})
-        box = self.store.read_stream(meeting.stream("ballotbox"), refuse_altered=True)
-        ballots = [event.data["marks"] for event in box if event.type == "BallotCast"]
-        return {
-            "meeting_id": meeting.meeting_id,
-            "ballots": [{"marks": marks} for marks in canonical_ballots(ballots)],
-        }
+        return queries.ballots(self.store, load(schemas.MeetingRef(), payload)["meeting_id"])
 
     @rpc
     def public_feed(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -301,25 +219,9 @@ class BallotService(HealthEndpoints, SignsCheckpoints):
 
     @rpc
     def read_log(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """The ballot log after a position, ballots sealed: all of it for qunping's own
-        consumers; for a district's reader, the events of its campaigns and meetings and those
-        of the whole log, with `last_position` read so that paging goes past the others'."""
         query = load(schemas.ReadLog(), payload)
-        events = self.store.log.read_batch(query["after"], query["limit"])
-        last_position = events[-1].position if events else query["after"]
-        if query.get("district") is not None:
-            directory = self.store.directory()  # read after the batch: it knows every id in it
-            events = [
-                event
-                for event in events
-                if directory.district_of(event.data) in (None, query["district"])
-            ]
-        return {"events": [sealed(event) for event in events], "last_position": last_position}
+        return queries.log_page(self.store, query["after"], query["limit"], query.get("district"))
 
     @rpc
     def list_meetings(self, payload: dict[str, Any]) -> dict[str, Any]:
-        campaign_id = load(schemas.CampaignRef(), payload)["campaign_id"]
-        self.store.campaign(campaign_id)
-        scheduled = self.store.directory().meetings.get(campaign_id, [])
-        meetings = [self.store.meeting(meeting_id).status() for meeting_id in scheduled]
-        return {"campaign_id": campaign_id, "meetings": meetings}
+        return queries.meetings(self.store, load(schemas.CampaignRef(), payload)["campaign_id"])

@@ -30,8 +30,7 @@ from qunping.core.amqp import CLOUDEVENTS_CONTENT_TYPE, events_exchange
 from qunping.core.envelope import json_bytes
 from qunping.core.errors import NotFound
 from qunping.core.mongo_eventlog import MongoEventLog
-from services.ballot.domain import token_hash
-from services.ballot.service import sealed
+from services.ballot.domain import sealed, token_hash
 from tests.actors import SCRUTINEER_ACTOR
 from tests.conftest import ARTIFACTS, MongoServer
 from tests.integration.faults.processes import ServiceProcess

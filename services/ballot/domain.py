@@ -22,7 +22,6 @@ from services.ballot.judgement import ballots_digest, canonical_ballots, judge
 from services.ballot.policy import policy_hash
 
 SCHEDULED, OPEN, CLOSED, VOID = "scheduled", "open", "closed", "void"
-CATEGORIES = ("resident", "party_member", "unit", "other")
 TOKEN_BYTES = 16
 """128 bits from the operating system's CSPRNG."""
 NOT_VALID = "this ballot token is not valid for this meeting"

@@ -6,8 +6,10 @@ from marshmallow import fields, validate
 
 from qunping.core.roles import actor_field
 from qunping.core.schemas import Pattern, StrictSchema
-from services.ballot.domain import CATEGORIES
 from services.ballot.events import ID, SHORT_TEXT, MarkSchema
+
+CATEGORIES = ("resident", "party_member", "unit", "other")
+"""Who a representative checked in is, as the meeting desk offers it."""
 
 
 def meeting_id() -> fields.String:

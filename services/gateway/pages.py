@@ -30,8 +30,8 @@ from werkzeug.wrappers import Request, Response
 
 from qunping.core.errors import InvalidInput, NotFound, QunpingError
 from qunping.core.metrics import ROUTE_KEY
-from services.ballot.domain import CATEGORIES
 from services.ballot.policy import DEFAULT_POLICY
+from services.ballot.schemas import CATEGORIES
 from services.gateway.api import SESSION_COOKIE, Api, Caller, RpcCall
 from services.gateway.auth import ORGANISER, Principal
 from services.gateway.catalogue import CATALOGUE, LANGUAGES, ZH, explain

@@ -11,8 +11,9 @@ from typing import Any
 from playwright.sync_api import Page
 
 from qunping.core import registry
-from services.ballot.domain import CATEGORIES, CLOSED, OPEN, SCHEDULED, VOID
+from services.ballot.domain import CLOSED, OPEN, SCHEDULED, VOID
 from services.ballot.policy import DEFAULT_POLICY
+from services.ballot.schemas import CATEGORIES
 from services.tally.scoring import POOLS
 
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"

@@ -8,6 +8,8 @@ from click.testing import CliRunner
 from qunping.operator.cli import cli
 from services.audit.replay import Scope, position_at, replay
 from services.audit.sources import Sources
+from services.ballot import domain
+from services.ballot.policy import merged_with_defaults
 from tests.integration.audit.conftest import Recorded
 from tests.integration.audit.test_audit_verify import mongo_uri_of
 
@@ -156,3 +158,20 @@ def test_a_ballot_edited_in_place_stops_the_replay_and_is_named(sources: Sources
         f"the replay stopped at log 'ballot' position {ballot.position}: altered"
     )
     assert report.replayed == ballot.position - 1
+
+
+def test_a_live_tally_behind_the_log_is_noted_and_compared_as_of_where_it_stands(
+    sources: Sources, recorded: Recorded
+) -> None:
+    live = replay(sources)
+    created = domain.create_campaign("吉州区", 2013, "第一批", merged_with_defaults({}))
+    [appended] = sources.log("ballot").append(f"campaign-{created.data['campaign_id']}", [created])
+
+    behind = replay(sources)
+
+    assert live.ok and not any("lags" in note for note in live.notes)
+    assert behind.ok and behind.as_of == live.as_of
+    assert behind.notes == [
+        f"the live tally reflects position {live.as_of}; the log goes on from "
+        f"{appended.position}: it lags"
+    ]

@@ -3,9 +3,11 @@
 from typing import Any
 
 import bson
+import pytest
 from click.testing import CliRunner
 
 from qunping.operator.cli import cli
+from services.audit import replay as replay_module
 from services.audit.replay import Scope, position_at, replay
 from services.audit.sources import Sources
 from services.ballot import domain
@@ -175,3 +177,33 @@ def test_a_live_tally_behind_the_log_is_noted_and_compared_as_of_where_it_stands
         f"the live tally reflects position {live.as_of}; the log goes on from "
         f"{appended.position}: it lags"
     ]
+
+
+def test_a_replay_the_live_tally_overtook_is_run_again_and_agrees(
+    sources: Sources, recorded: Recorded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = sources.database("tally")["results"]
+    stored = results.find_one({"_id": recorded.first})
+    real_live, real_once = replay_module.live_position, replay_module._replay_once
+    asked: list[int] = []
+    attempts: list[replay_module.ReplayReport] = []
+
+    def live(of: Sources) -> int:
+        """The second look (after the first replay) finds the tally moved on."""
+        asked.append(1)
+        return real_live(of) + (1 if len(asked) == 2 else 0)
+
+    def once(*arguments: Any) -> replay_module.ReplayReport:
+        """While the first replay runs, the live read model is mid-way to what follows."""
+        if not attempts:
+            results.update_one({"_id": recorded.first}, {"$set": {"results.returned": 4}})
+        attempts.append(real_once(*arguments))
+        results.replace_one({"_id": recorded.first}, stored)
+        return attempts[-1]
+
+    monkeypatch.setattr(replay_module, "live_position", live)
+    monkeypatch.setattr(replay_module, "_replay_once", once)
+    report = replay(sources)
+
+    assert [attempt.ok for attempt in attempts] == [False, True]
+    assert report is attempts[-1] and report.ok
